@@ -1,0 +1,74 @@
+import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { build, type Metafile } from 'esbuild';
+import { loadCloudbaseRc, nodeTargetOf, ROOT } from './lib/cloudbaserc';
+
+export const DIST_DIR = path.join(ROOT, 'dist');
+
+export interface BuiltFunction {
+  name: string;
+  outfile: string;
+  bytes: number;
+  /** Input bytes by package (or "shared" / "cloudfunctions"), to see what each bundle carries. */
+  packages: Record<string, number>;
+}
+
+function packageOf(input: string): string {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  if (match) return match[1]!;
+  return input.split('/')[0] ?? input;
+}
+
+function summarize(metafile: Metafile, outfile: string): { bytes: number; packages: Record<string, number> } {
+  const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(ROOT, file) === outfile)?.[1];
+  const packages: Record<string, number> = {};
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const name = packageOf(input);
+    packages[name] = (packages[name] ?? 0) + bytesInOutput;
+  }
+  return { bytes: output?.bytes ?? 0, packages };
+}
+
+/**
+ * Bundles every function in cloudbaserc.json into dist/<name>/index.js: one self-contained
+ * CommonJS file for the runtime the file names, deployable with installDependency: false.
+ */
+export async function buildFunctions(options: { names?: string[]; quiet?: boolean } = {}): Promise<BuiltFunction[]> {
+  const rc = loadCloudbaseRc({});
+  const entries = rc.functions.filter((entry) => !options.names || options.names.includes(entry.name));
+  rmSync(DIST_DIR, { recursive: true, force: true });
+  const built = await Promise.all(
+    entries.map(async (entry) => {
+      const source = path.join(ROOT, 'cloudfunctions', entry.name, 'index.ts');
+      if (!existsSync(source)) throw new Error(`cloudbaserc.json lists ${entry.name} but ${path.relative(ROOT, source)} does not exist`);
+      const outfile = path.join(DIST_DIR, entry.name, 'index.js');
+      mkdirSync(path.dirname(outfile), { recursive: true });
+      const result = await build({
+        entryPoints: [source],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        target: nodeTargetOf(entry.runtime),
+        minify: true,
+        keepNames: true,
+        legalComments: 'none',
+        metafile: true,
+        logLevel: 'warning',
+      });
+      return { name: entry.name, outfile, ...summarize(result.metafile, outfile) };
+    }),
+  );
+  writeFileSync(path.join(DIST_DIR, 'build-report.json'), JSON.stringify(built, null, 2));
+  if (!options.quiet) {
+    for (const fn of built) console.log(`built ${fn.name.padEnd(14)} ${(fn.bytes / 1024).toFixed(0).padStart(6)} KiB  ${path.relative(ROOT, fn.outfile)}`);
+  }
+  return built;
+}
+
+if (require.main === module) {
+  buildFunctions().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

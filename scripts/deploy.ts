@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { envReader, readTokenFetcherConfig } from '../shared/config';
+import { COLLECTIONS } from '../shared/store/port';
+import { buildFunctions } from './build';
+import { ROOT, templateVariables } from './lib/cloudbaserc';
+
+/** Variables cloudbaserc.json may leave unset: their defaults are passed to tcb explicitly. */
+const DEFAULTS: Record<string, string> = {
+  WX_TOKEN_MODE: 'stable',
+  WX_API_BASE_URL: 'https://api.weixin.qq.com',
+};
+
+interface Args {
+  dryRun: boolean;
+  envFiles: string[];
+  skipCollections: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { dryRun: false, envFiles: [], skipCollections: false };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    if (arg === '--dry-run') args.dryRun = true;
+    else if (arg === '--skip-collections') args.skipCollections = true;
+    else if (arg === '--env-file' && argv[i + 1]) args.envFiles.push(argv[(i += 1)]!);
+    else throw new Error(`Unknown argument ${arg}. Usage: npm run deploy -- [--dry-run] [--env-file FILE] [--skip-collections]`);
+  }
+  if (args.envFiles.length === 0) args.envFiles = ['.env', '.env.local'];
+  return args;
+}
+
+/** .env files, then the process environment on top (as tcb itself merges them). */
+function collectEnv(envFiles: string[]): Record<string, string | undefined> {
+  const merged: Record<string, string | undefined> = { ...DEFAULTS };
+  for (const file of envFiles) {
+    const full = path.resolve(ROOT, file);
+    if (existsSync(full)) Object.assign(merged, parseEnv(readFileSync(full, 'utf8')));
+  }
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && value !== '') merged[key] = value;
+  return merged;
+}
+
+/** Every problem with the settings, named; nothing is deployed while one remains. */
+export function checkDeploySettings(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  for (const name of ['ENV_ID', ...templateVariables()]) {
+    const value = env[name];
+    if (value === undefined || value.trim() === '') problems.push(`${name} is missing (set it in .env; see .env.example)`);
+    // tcb substitutes values as raw text inside JSON: these characters would corrupt it.
+    else if (/["\\\n\r]/.test(value)) problems.push(`${name} contains a quote, backslash or newline, which tcb's templating cannot carry`);
+  }
+  const reader = envReader(env);
+  readTokenFetcherConfig(reader);
+  try {
+    reader.done();
+  } catch (error) {
+    for (const problem of (error as { problems?: string[] }).problems ?? []) {
+      if (!problems.some((known) => known.startsWith(problem.split(' ')[0]!))) problems.push(problem);
+    }
+  }
+  return problems;
+}
+
+function findTcb(): string | null {
+  const local = path.join(ROOT, 'node_modules', '.bin', 'tcb');
+  if (existsSync(local)) return local;
+  const which = spawnSync('sh', ['-c', 'command -v tcb'], { encoding: 'utf8' });
+  return which.status === 0 ? which.stdout.trim() : null;
+}
+
+async function ensureCollections(env: Record<string, string | undefined>): Promise<void> {
+  if (!env.TENCENTCLOUD_SECRETID || !env.TENCENTCLOUD_SECRETKEY) {
+    console.log(
+      `Collections: TENCENTCLOUD_SECRETID/SECRETKEY are not set, so create these collections in the CloudBase console ` +
+        `(数据库 → 新建集合) if they do not exist yet: ${Object.values(COLLECTIONS).join(', ')}`,
+    );
+    return;
+  }
+  const tcb = (await import('@cloudbase/node-sdk')).default;
+  const app = tcb.init({ env: env.ENV_ID!, secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY });
+  const db = app.database();
+  for (const name of Object.values(COLLECTIONS)) {
+    const result = (await db.createCollection(name)) as { code?: string; message?: string };
+    // An existing collection is what we want; only other errors stop the deploy.
+    if (result?.code && !/ALREADY_EXIST/i.test(`${result.code} ${result.message ?? ''}`)) {
+      throw new Error(`Could not create collection ${name}: ${result.code} ${result.message ?? ''}`);
+    }
+    console.log(`collection ${name}: ready`);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const env = collectEnv(args.envFiles);
+  const problems = checkDeploySettings(env);
+  if (problems.length > 0) {
+    console.error(`Not deploying; fix these settings first:\n  - ${problems.join('\n  - ')}`);
+    process.exit(1);
+  }
+  const command = ['fn', 'deploy', '--all', '--force', '--envId', env.ENV_ID!];
+  if (args.dryRun) {
+    console.log(`settings ok; would build and run: tcb ${command.join(' ')}`);
+    return;
+  }
+  const tcb = findTcb();
+  if (!tcb) {
+    console.error('The tcb CLI is not installed: npm install -g @cloudbase/cli@2, then tcb login (or set TENCENTCLOUD_SECRETID/SECRETKEY).');
+    process.exit(1);
+  }
+  await buildFunctions();
+  const childEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
+  const result = spawnSync(tcb, command, { cwd: ROOT, env: childEnv, stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`tcb fn deploy failed (exit ${result.status ?? result.signal}). Nothing else was changed.`);
+    process.exit(1);
+  }
+  if (!args.skipCollections) await ensureCollections(env);
+  console.log(
+    `\nDeployed. Check that getToken has the fixed outbound IP: CloudBase console → 云函数 → getToken → 函数配置 → 固定出口IP, ` +
+      `and put the IP shown there into the official account's IP whitelist (公众平台 → 设置与开发 → 基本配置 → IP白名单).`,
+  );
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
