@@ -1,0 +1,80 @@
+/**
+ * The HTTP control API under `/__sandbox/`: JSON in, JSON out, bad input → 400 `{error}`,
+ * unknown operation → 404, wrong method → 405, never a crash.
+ *
+ *   GET  stats                      POST stats/reset            POST reset {keepAccounts?}
+ *   GET  clock                      POST clock {advanceMs}      POST whitelist {ips}
+ *   POST accounts {appid, secret}   GET  tokens?appid=          POST tokens/expire {appid}
+ *   POST tokens/invalidate {appid, kind?}                       POST tokens/other-system-fetch {appid}
+ *   POST faults {path, errcode?, errmsg?, delayMs?, drop?, times?}   GET faults   DELETE faults
+ */
+import type http from 'node:http';
+import type { SandboxControl } from './control';
+import type { FaultInput } from './faults';
+import { BodyTooLargeError, parseJsonBody, readBody, sendJson } from './http';
+import type { TokenKind } from './state';
+import { SandboxInputError, expectRecord } from './validate';
+
+const CONTROL_PREFIX = '/__sandbox';
+const CONTROL_BODY_LIMIT_BYTES = 64 * 1024;
+
+type Operation = (body: unknown, url: URL) => unknown;
+
+/** The sandbox's `handleControl`: the URL path includes the `/__sandbox` prefix. */
+export function createControlHandler(control: SandboxControl): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> {
+  const ok = { ok: true };
+  const field = (body: unknown, what: string, keys: readonly string[]): Record<string, unknown> =>
+    expectRecord(body ?? {}, what, keys);
+  const operations: Record<string, Partial<Record<string, Operation>>> = {
+    '/stats': { GET: () => control.stats() },
+    '/stats/reset': { POST: () => (control.resetStats(), ok) },
+    '/reset': { POST: (body) => (control.reset(field(body, 'reset body', ['keepAccounts'])), ok) },
+    '/clock': {
+      GET: () => control.clock(),
+      POST: (body) => control.advanceClock(field(body, 'clock body', ['advanceMs']).advanceMs as number),
+    },
+    '/accounts': {
+      POST: (body) => (control.setAccount(field(body, 'account', ['appid', 'secret']) as { appid: string; secret: string }), ok),
+    },
+    '/whitelist': { POST: (body) => ({ ips: control.setWhitelist(field(body, 'whitelist body', ['ips']).ips as string[]) }) },
+    '/tokens': { GET: (_body, url) => ({ tokens: control.tokens(url.searchParams.get('appid') as string) }) },
+    '/tokens/expire': { POST: (body) => control.expireTokens(field(body, 'expire body', ['appid']).appid as string) },
+    '/tokens/invalidate': {
+      POST: (body) => {
+        const record = field(body, 'invalidate body', ['appid', 'kind']);
+        return control.invalidateTokens(record.appid as string, record.kind as TokenKind | 'all' | undefined);
+      },
+    },
+    '/tokens/other-system-fetch': {
+      POST: (body) => control.otherSystemFetch(field(body, 'other-system-fetch body', ['appid']).appid as string),
+    },
+    '/faults': {
+      GET: () => ({ faults: control.faults() }),
+      POST: (body) => control.addFault(body as FaultInput),
+      DELETE: () => (control.clearFaults(), ok),
+    },
+  };
+  return async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://sandbox');
+      const byMethod = url.pathname.startsWith(`${CONTROL_PREFIX}/`) ? operations[url.pathname.slice(CONTROL_PREFIX.length)] : undefined;
+      if (byMethod === undefined) {
+        sendJson(res, 404, { error: `no sandbox control operation ${url.pathname}` });
+        return;
+      }
+      const operation = byMethod[req.method ?? 'GET'];
+      if (operation === undefined) {
+        sendJson(res, 405, { error: `${url.pathname} accepts ${Object.keys(byMethod).join(', ')}` });
+        return;
+      }
+      const raw = await readBody(req, CONTROL_BODY_LIMIT_BYTES);
+      const body = raw.length === 0 ? undefined : parseJsonBody(raw);
+      if (raw.length > 0 && body === undefined) throw new SandboxInputError('the request body is not JSON');
+      sendJson(res, 200, operation(body, url));
+    } catch (error) {
+      if (error instanceof SandboxInputError) sendJson(res, 400, { error: error.message });
+      else if (error instanceof BodyTooLargeError) sendJson(res, 413, { error: error.message });
+      else sendJson(res, 500, { error: `sandbox control failed: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The control operations tests use to steer the sandbox: counters, reset, the clock, token
+ * events another system would cause, faults, the whitelist and accounts. Every input is
+ * validated (bad input throws {@link SandboxInputError}), because the HTTP control API passes
+ * request bodies straight through.
+ */
+import { addFault, type Fault, type FaultInput } from './faults';
+import { parseAccount } from './options';
+import {
+  expireLiveTokens, issueClassicToken, liveTokens, resetSandboxState, revokeLiveTokens, sandboxNowMs,
+  takeDailyQuota, tokenValidUntilMs, type SandboxState, type TokenKind, type TokenRecord,
+} from './state';
+import { resetStats, statsSnapshot, type SandboxStats } from './stats';
+import { SandboxInputError, expectIp, expectNonNegativeNumber, expectOptionalBoolean, expectRecord, expectString } from './validate';
+
+/** The sandbox clock as `GET /__sandbox/clock` shows it. */
+export interface SandboxClockView {
+  nowMs: number;
+  offsetMs: number;
+}
+
+/** A live token as `GET /__sandbox/tokens` shows it (a sandbox may show its values). */
+export interface SandboxTokenView {
+  kind: TokenKind;
+  access_token: string;
+  issuedAtMs: number;
+  expiresAtMs: number;
+  /** When it stops working: its expiry, or earlier if superseded (the classic 5-minute overlap). */
+  validUntilMs: number;
+}
+
+/** The control operations, the same as the HTTP control API under `/__sandbox/`. */
+export interface SandboxControl {
+  stats(): SandboxStats;
+  resetStats(): void;
+  /** Forgets tokens, tickets, quotas, counters, faults and the clock offset; restores the whitelist and (unless kept) the accounts. */
+  reset(options?: { keepAccounts?: boolean }): void;
+  clock(): SandboxClockView;
+  /** Moves the sandbox clock forward (never back: expiry must not be undone). */
+  advanceClock(advanceMs: number): SandboxClockView;
+  /** Adds an account or changes its secret (as if the AppSecret had been reset). */
+  setAccount(account: { appid: string; secret: string }): void;
+  setWhitelist(ips: string[]): string[];
+  tokens(appid: string): SandboxTokenView[];
+  /** Every live token of the account expires now: 42001 afterwards. */
+  expireTokens(appid: string): { expired: number };
+  /** As if another system had force-refreshed: the current tokens answer 40001 from now on. */
+  invalidateTokens(appid: string, kind?: TokenKind | 'all'): { invalidated: number };
+  /** Another system calls classic /cgi-bin/token: a new token, and the previous classic ones die 5 minutes later. */
+  otherSystemFetch(appid: string): SandboxTokenView;
+  addFault(input: FaultInput): Fault;
+  faults(): Fault[];
+  clearFaults(): void;
+}
+
+// Ten years: far enough for any test, small enough to keep dates representable.
+const MAX_ADVANCE_MS = 10 * 366 * 86_400_000;
+
+/** The control operations over one state; `knownPaths` are the WeChat paths faults may target. */
+export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySet<string>): SandboxControl {
+  const knownAppid = (value: unknown): string => {
+    const appid = expectString(value, 'appid');
+    if (!state.accounts.has(appid)) throw new SandboxInputError(`appid ${appid} is not a sandbox account`);
+    return appid;
+  };
+  const clockView = (): SandboxClockView => ({ nowMs: sandboxNowMs(state), offsetMs: state.clockOffsetMs });
+  return {
+    stats: () => statsSnapshot(state),
+    resetStats: () => resetStats(state),
+    reset(options = {}) {
+      const record = expectRecord(options, 'reset options', ['keepAccounts']);
+      resetSandboxState(state, { keepAccounts: expectOptionalBoolean(record.keepAccounts, 'keepAccounts') ?? false });
+    },
+    clock: clockView,
+    advanceClock(advanceMs) {
+      state.clockOffsetMs += expectNonNegativeNumber(advanceMs, 'advanceMs', MAX_ADVANCE_MS);
+      return clockView();
+    },
+    setAccount(account) {
+      const { appid, secret } = parseAccount(account, 'account');
+      state.accounts.set(appid, secret);
+    },
+    setWhitelist(ips) {
+      if (!Array.isArray(ips)) throw new SandboxInputError('ips must be an array of IP addresses');
+      const normalized = ips.map((ip: unknown, index) => expectIp(ip, `ips[${index}]`));
+      state.ipWhitelist = new Set(normalized);
+      return [...state.ipWhitelist];
+    },
+    tokens: (appid) => liveTokens(state, knownAppid(appid)).map(tokenView),
+    expireTokens: (appid) => ({ expired: expireLiveTokens(state, knownAppid(appid)) }),
+    invalidateTokens(appid, kind = 'all') {
+      if (kind !== 'classic' && kind !== 'stable' && kind !== 'all') {
+        throw new SandboxInputError("kind must be 'classic', 'stable' or 'all'");
+      }
+      return { invalidated: revokeLiveTokens(state, knownAppid(appid), kind) };
+    },
+    otherSystemFetch(appid) {
+      const known = knownAppid(appid);
+      // The other system spends the same per-account quota; past it, WeChat would refuse it too.
+      if (!takeDailyQuota(state, known, 'token', state.config.tokenDailyQuota)) {
+        throw new SandboxInputError(`the classic token daily quota of ${known} is used up`);
+      }
+      return tokenView(issueClassicToken(state, known));
+    },
+    addFault: (input) => addFault(state, input, knownPaths),
+    faults: () => state.faults.map((fault) => ({ ...fault })),
+    clearFaults() {
+      state.faults = [];
+    },
+  };
+}
+
+function tokenView(record: TokenRecord): SandboxTokenView {
+  return {
+    kind: record.kind,
+    access_token: record.accessToken,
+    issuedAtMs: record.issuedAtMs,
+    expiresAtMs: record.expiresAtMs,
+    validUntilMs: tokenValidUntilMs(record),
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The WeChat API sandbox: a faithful local stand-in for api.weixin.qq.com (tokens and tickets
+ * for now; card, media and the HTTPS Pay sandbox are added as further API family modules in
+ * `api/`), plus the control API tests steer it with. Mount `handleApi` at the root and
+ * `handleControl` under `/__sandbox/`, or use {@link startWechatSandbox} in tests.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ticketRoute } from './api/ticket';
+import { tokenRoutes } from './api/token';
+import { createApiHandler, type ApiRoute } from './api/router';
+import { createSandboxControl, type SandboxControl } from './control';
+import { createControlHandler } from './control-http';
+import { normalizeOptions, type WechatSandboxOptions } from './options';
+import { createSandboxState, type SandboxState } from './state';
+
+export { requireAccessToken, type AccessTokenCheck } from './access';
+export type { SandboxClockView, SandboxControl, SandboxTokenView } from './control';
+export type { Fault, FaultInput } from './faults';
+export type { WechatSandboxOptions } from './options';
+export { isValidTicket, type SandboxState, type TicketType, type TokenKind } from './state';
+export type { SandboxStats } from './stats';
+export { SandboxInputError } from './validate';
+export { WechatErrcode } from './wechat-errors';
+
+/** One sandbox: its handlers, its control operations and its state (for sibling modules and tests). */
+export interface WechatSandbox {
+  /** Serves the WeChat API paths (/cgi-bin/...). Resolves after responding. Unknown path → 404 JSON. */
+  handleApi(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  /** Serves the control API; the URL path includes the "/__sandbox" prefix. */
+  handleControl(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  /** The same control operations, programmatically (for tests). */
+  control: SandboxControl;
+  /** The state every endpoint shares, e.g. for `isValidTicket(sandbox.state, …)`. */
+  state: SandboxState;
+}
+
+/** A sandbox listening on its own loopback port. */
+export interface RunningWechatSandbox extends WechatSandbox {
+  /** Base URL, e.g. `http://127.0.0.1:40123`; WeChat paths and `/__sandbox/…` hang off it. */
+  url: string;
+  close(): Promise<void>;
+}
+
+// The route table: each WeChat API family contributes its endpoints here.
+const API_ROUTES: readonly ApiRoute[] = [...tokenRoutes, ticketRoute];
+
+/** Creates a sandbox; options are validated strictly (a bad option throws SandboxInputError). */
+export function createWechatSandbox(options: WechatSandboxOptions): WechatSandbox {
+  const state = createSandboxState(normalizeOptions(options));
+  const control = createSandboxControl(state, new Set(API_ROUTES.map((route) => route.path)));
+  return {
+    handleApi: createApiHandler(state, API_ROUTES),
+    handleControl: createControlHandler(control),
+    control,
+    state,
+  };
+}
+
+/** For tests: an http server on 127.0.0.1 (port 0) serving both the WeChat API and the control API. */
+export async function startWechatSandbox(options: WechatSandboxOptions): Promise<RunningWechatSandbox> {
+  const sandbox = createWechatSandbox(options);
+  const server = http.createServer((req, res) => {
+    const isControl = (req.url ?? '/').startsWith('/__sandbox/');
+    void (isControl ? sandbox.handleControl(req, res) : sandbox.handleApi(req, res));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    ...sandbox,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        // Keep-alive sockets of test clients would otherwise hold close() open.
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}

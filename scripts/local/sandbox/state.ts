@@ -1,0 +1,230 @@
+/**
+ * The one state object of the WeChat sandbox and the credential rules that act on it: the
+ * sandbox clock, accounts and whitelist, issued access tokens and tickets, daily quotas, faults
+ * and call counters. API modules (token, ticket, and later card and pay) read and change it only
+ * through these functions so that every endpoint sees the same clock and the same tokens.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Fault } from './faults';
+import type { SandboxConfig } from './options';
+
+/** Classic `/cgi-bin/token` tokens and `/cgi-bin/stable_token` tokens are fully independent. */
+export type TokenKind = 'classic' | 'stable';
+/** `wx_card` is the card api_ticket, `jsapi` the JS-SDK ticket: two different credentials. */
+export type TicketType = 'wx_card' | 'jsapi';
+export const TICKET_TYPES: readonly TicketType[] = ['wx_card', 'jsapi'];
+
+/** access_token and ticket lifetime: "有效期目前为 2 个小时". */
+export const CREDENTIAL_TTL_MS = 7_200_000;
+/** "公众平台后台会保证在5分钟内，新老access_token都可用" (classic), and the stable token's early-refresh window. */
+export const TOKEN_OVERLAP_MS = 300_000;
+/** A stable_token force refresh less than 30 s after the last effective one does not refresh. */
+export const FORCE_REFRESH_SPACING_MS = 30_000;
+/** stable_token force_refresh is limited to 20 calls per day. */
+export const FORCE_REFRESH_DAILY_LIMIT = 20;
+
+const UTC8_OFFSET_MS = 8 * 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** One issued access token. */
+export interface TokenRecord {
+  readonly accessToken: string;
+  readonly appid: string;
+  readonly kind: TokenKind;
+  readonly issuedAtMs: number;
+  /** Natural expiry, or the moment the control API expired it: 42001 from then on. */
+  expiresAtMs: number;
+  /** When it was superseded or invalidated: 40001 from then on (if before `expiresAtMs`). */
+  revokedAtMs: number | undefined;
+}
+
+/** One issued ticket; each stays valid until its own expiry. */
+export interface TicketRecord {
+  readonly ticket: string;
+  readonly appid: string;
+  readonly type: TicketType;
+  readonly issuedAtMs: number;
+  readonly expiresAtMs: number;
+}
+
+/** Daily quotas are per account and per API, like WeChat's "接口调用次数". */
+export type QuotaName = 'token' | 'stable_token' | 'stable_token_force' | 'getticket';
+
+/** Upstream call counters, as `GET /__sandbox/stats` shows them. */
+export interface SandboxCounters {
+  calls: Map<string, number>;
+  detail: Map<string, number>;
+  errors: Map<string, Map<string, number>>;
+}
+
+/** The whole mutable state of one sandbox. */
+export interface SandboxState {
+  readonly config: SandboxConfig;
+  clockOffsetMs: number;
+  accounts: Map<string, string>;
+  ipWhitelist: Set<string>;
+  tokensByValue: Map<string, TokenRecord>;
+  /** Per appid, in issue order (the newest last). */
+  tokensByAppid: Map<string, TokenRecord[]>;
+  tickets: Map<string, TicketRecord>;
+  quota: { dayKey: number; used: Map<string, number> };
+  lastForceRefreshAtMs: Map<string, number>;
+  faults: Fault[];
+  nextFaultId: number;
+  counters: SandboxCounters;
+}
+
+/** A fresh state from validated options. */
+export function createSandboxState(config: SandboxConfig): SandboxState {
+  const state: SandboxState = {
+    config,
+    clockOffsetMs: 0,
+    accounts: new Map(),
+    ipWhitelist: new Set(),
+    tokensByValue: new Map(),
+    tokensByAppid: new Map(),
+    tickets: new Map(),
+    quota: { dayKey: 0, used: new Map() },
+    lastForceRefreshAtMs: new Map(),
+    faults: [],
+    nextFaultId: 1,
+    counters: emptyCounters(),
+  };
+  resetSandboxState(state, { keepAccounts: false });
+  return state;
+}
+
+/** Forgets tokens, tickets, quotas, counters, faults and the clock offset; restores the whitelist and, unless kept, the accounts. */
+export function resetSandboxState(state: SandboxState, options: { keepAccounts: boolean }): void {
+  state.clockOffsetMs = 0;
+  if (!options.keepAccounts) state.accounts = new Map(state.config.accounts);
+  state.ipWhitelist = new Set(state.config.ipWhitelist);
+  state.tokensByValue.clear();
+  state.tokensByAppid.clear();
+  state.tickets.clear();
+  state.quota = { dayKey: utc8DayKey(sandboxNowMs(state)), used: new Map() };
+  state.lastForceRefreshAtMs.clear();
+  state.faults = [];
+  state.counters = emptyCounters();
+}
+
+export function emptyCounters(): SandboxCounters {
+  return { calls: new Map(), detail: new Map(), errors: new Map() };
+}
+
+/** The sandbox clock: the base clock plus the advanceable offset. */
+export function sandboxNowMs(state: SandboxState): number {
+  return state.config.baseNowMs() + state.clockOffsetMs;
+}
+
+/** Seconds left on a credential, as WeChat's `expires_in` (never negative). */
+export function expiresInSeconds(state: SandboxState, expiresAtMs: number): number {
+  return Math.max(0, Math.floor((expiresAtMs - sandboxNowMs(state)) / 1000));
+}
+
+/** WeChat's daily quotas reset at midnight Beijing time (UTC+8). */
+export function utc8DayKey(epochMs: number): number {
+  return Math.floor((epochMs + UTC8_OFFSET_MS) / DAY_MS);
+}
+
+/** Counts one call against a daily quota; false (and nothing counted) when the quota is used up. */
+export function takeDailyQuota(state: SandboxState, appid: string, name: QuotaName, limit: number): boolean {
+  const dayKey = utc8DayKey(sandboxNowMs(state));
+  if (dayKey !== state.quota.dayKey) state.quota = { dayKey, used: new Map() };
+  const key = `${appid} ${name}`;
+  const used = state.quota.used.get(key) ?? 0;
+  if (used >= limit) return false;
+  state.quota.used.set(key, used + 1);
+  return true;
+}
+
+/** The moment a token stops working, for whatever reason. */
+export function tokenValidUntilMs(record: TokenRecord): number {
+  return Math.min(record.expiresAtMs, record.revokedAtMs ?? Number.POSITIVE_INFINITY);
+}
+
+/** Why a token is (not) accepted now: 40001 for unknown and revoked, 42001 for expired. */
+export function tokenStatus(state: SandboxState, accessToken: string): { status: 'unknown' | 'revoked' | 'expired' } | { status: 'live'; record: TokenRecord } {
+  const record = state.tokensByValue.get(accessToken);
+  if (record === undefined) return { status: 'unknown' };
+  const nowMs = sandboxNowMs(state);
+  if (record.revokedAtMs !== undefined && record.revokedAtMs < record.expiresAtMs && nowMs >= record.revokedAtMs) {
+    return { status: 'revoked' };
+  }
+  if (nowMs >= record.expiresAtMs) return { status: 'expired' };
+  return { status: 'live', record };
+}
+
+/** The account's tokens still working now, oldest first. */
+export function liveTokens(state: SandboxState, appid: string, kind?: TokenKind): TokenRecord[] {
+  const nowMs = sandboxNowMs(state);
+  return (state.tokensByAppid.get(appid) ?? []).filter(
+    (record) => (kind === undefined || record.kind === kind) && nowMs < tokenValidUntilMs(record),
+  );
+}
+
+/**
+ * Issues a classic token. "重复获取将导致上次获取的 access_token 失效", but the platform keeps
+ * old and new valid together for 5 minutes: earlier classic tokens die then, or at their own
+ * expiry if that comes first (in which case they report 42001, not 40001).
+ */
+export function issueClassicToken(state: SandboxState, appid: string): TokenRecord {
+  const graceEndsAtMs = sandboxNowMs(state) + TOKEN_OVERLAP_MS;
+  for (const record of liveTokens(state, appid, 'classic')) {
+    if (graceEndsAtMs < tokenValidUntilMs(record)) record.revokedAtMs = graceEndsAtMs;
+  }
+  return issueToken(state, appid, 'classic');
+}
+
+/** Issues a stable token without touching the others (the normal-mode early refresh keeps the old one alive). */
+export function issueStableToken(state: SandboxState, appid: string): TokenRecord {
+  return issueToken(state, appid, 'stable');
+}
+
+/** Makes the account's live tokens of a kind stop working now (40001 afterwards); returns how many. */
+export function revokeLiveTokens(state: SandboxState, appid: string, kind: TokenKind | 'all'): number {
+  const nowMs = sandboxNowMs(state);
+  const records = liveTokens(state, appid, kind === 'all' ? undefined : kind);
+  for (const record of records) record.revokedAtMs = nowMs;
+  return records.length;
+}
+
+/** Makes every live token of the account expire now (42001 afterwards); returns how many. */
+export function expireLiveTokens(state: SandboxState, appid: string): number {
+  const nowMs = sandboxNowMs(state);
+  const records = liveTokens(state, appid);
+  for (const record of records) record.expiresAtMs = nowMs;
+  return records.length;
+}
+
+/** Issues a new ticket. Earlier tickets of the account and type stay valid until their own expiry. */
+export function issueTicket(state: SandboxState, appid: string, type: TicketType): TicketRecord {
+  const issuedAtMs = sandboxNowMs(state);
+  const record: TicketRecord = { ticket: randomBytes(64).toString('base64url'), appid, type, issuedAtMs, expiresAtMs: issuedAtMs + CREDENTIAL_TTL_MS };
+  state.tickets.set(record.ticket, record);
+  return record;
+}
+
+/** Whether `ticket` was issued to `appid` for `type` and has not expired: what card endpoints check. */
+export function isValidTicket(state: SandboxState, appid: string, type: TicketType, ticket: string): boolean {
+  const record = state.tickets.get(ticket);
+  return record !== undefined && record.appid === appid && record.type === type && sandboxNowMs(state) < record.expiresAtMs;
+}
+
+function issueToken(state: SandboxState, appid: string, kind: TokenKind): TokenRecord {
+  const issuedAtMs = sandboxNowMs(state);
+  // 136 chars of [A-Za-z0-9_-], the length of real tokens (WeChat asks to reserve 512).
+  const record: TokenRecord = {
+    accessToken: randomBytes(102).toString('base64url'),
+    appid,
+    kind,
+    issuedAtMs,
+    expiresAtMs: issuedAtMs + CREDENTIAL_TTL_MS,
+    revokedAtMs: undefined,
+  };
+  state.tokensByValue.set(record.accessToken, record);
+  const list = state.tokensByAppid.get(appid) ?? [];
+  list.push(record);
+  state.tokensByAppid.set(appid, list);
+  return record;
+}
