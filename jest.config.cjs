@@ -19,4 +19,5 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.map((p) => p.replace('/', '\\/')).join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   testTimeout: 30000,
+  globalSetup: '<rootDir>/test/globalSetup.ts',
 };
