@@ -188,3 +188,14 @@ function publicCodeForErrcode(errcode: number): ErrorCode {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+/**
+ * A Pay v2 XML document is not well formed: garbled, empty, a DOCTYPE/ENTITY, another root than
+ * `<xml>`, nested or repeated elements. Distinct from {@link SignatureError} because the money
+ * path treats an unparseable reply as "outcome unknown: retry with the same billno".
+ */
+export class PayXmlError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super(ErrorCode.PAY, message, options);
+  }
+}
