@@ -46,7 +46,7 @@ function collectEnv(envFiles: string[]): Record<string, string | undefined> {
 /** Every problem with the settings, named; nothing is deployed while one remains. */
 export function checkDeploySettings(env: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
-  for (const name of ['ENV_ID', ...templateVariables()]) {
+  for (const name of new Set(['ENV_ID', ...templateVariables()])) {
     const value = env[name];
     if (value === undefined || value.trim() === '') problems.push(`${name} is missing (set it in .env; see .env.example)`);
     // tcb substitutes values as raw text inside JSON: these characters would corrupt it.

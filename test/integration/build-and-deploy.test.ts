@@ -1,0 +1,128 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DIST_DIR, type BuiltFunction } from '../../scripts/build';
+import { loadCloudbaseRc, nodeTargetOf, ROOT, templateVariables } from '../../scripts/lib/cloudbaserc';
+import { checkDeploySettings } from '../../scripts/deploy';
+
+// globalSetup has built dist/ with `npm run build`'s code.
+const report = JSON.parse(readFileSync(path.join(DIST_DIR, 'build-report.json'), 'utf8')) as BuiltFunction[];
+const rc = loadCloudbaseRc({});
+
+describe('cloudbaserc.json', () => {
+  it('declares a prebuilt-bundle deploy for every function folder', () => {
+    const folders = execFileSync('ls', [path.join(ROOT, 'cloudfunctions')], { encoding: 'utf8' }).trim().split('\n').sort();
+    expect(rc.functions.map((fn) => fn.name).sort()).toEqual(folders);
+    for (const fn of rc.functions) {
+      expect(fn).toMatchObject({ installDependency: false, handler: 'index.main', runtime: expect.stringMatching(/^Nodejs\d+\.\d+$/) });
+      expect(fn.timeout).toBeGreaterThanOrEqual(10);
+    }
+  });
+
+  it('uses 7-field cron timers with valid names', () => {
+    for (const fn of rc.functions) {
+      for (const trigger of fn.triggers) {
+        expect(trigger.config.trim().split(/\s+/)).toHaveLength(7);
+        expect(trigger.name).toMatch(/^[A-Za-z][A-Za-z0-9_-]{0,59}$/);
+        expect(trigger.type).toBe('timer');
+      }
+    }
+  });
+
+  it('gives the AppSecret to getToken only, and the fixed outbound IP to getToken only', () => {
+    const rendered = loadCloudbaseRc({ WX_OA_APPSECRET: 'THE-APP-SECRET' });
+    for (const fn of rendered.functions) {
+      const hasSecret = Object.values(fn.envVariables).includes('THE-APP-SECRET');
+      expect({ name: fn.name, hasSecret }).toEqual({ name: fn.name, hasSecret: fn.name === 'getToken' });
+    }
+    const raw = JSON.parse(readFileSync(path.join(ROOT, 'cloudbaserc.json'), 'utf8')) as { functions: Array<{ name: string; envVariables?: Record<string, string> }> };
+    expect(raw.functions.find((fn) => fn.name === 'getToken')?.envVariables?.WX_OA_APPSECRET).toBe('{{env.WX_OA_APPSECRET}}');
+    expect(rc.functions.filter((fn) => fn.publicNetConfig).map((fn) => fn.name)).toEqual(['getToken']);
+  });
+
+  it('documents every templated variable in .env.example', () => {
+    const example = readFileSync(path.join(ROOT, '.env.example'), 'utf8');
+    for (const name of new Set(['ENV_ID', ...templateVariables()])) expect(example).toMatch(new RegExp(`^${name}=`, 'm'));
+  });
+});
+
+describe('npm run build', () => {
+  it('writes one self-contained bundle per function that loads with no node_modules', () => {
+    const isolated = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+    try {
+      for (const fn of report) {
+        const target = path.join(isolated, fn.name, 'index.js');
+        mkdirSync(path.dirname(target), { recursive: true });
+        copyFileSync(fn.outfile, target);
+        const out = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(target)}); process.stdout.write(typeof m.main)`], {
+          cwd: isolated,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH ?? '' },
+        });
+        expect(out).toBe('function');
+      }
+    } finally {
+      rmSync(isolated, { recursive: true, force: true });
+    }
+  });
+
+  it('targets the runtime cloudbaserc.json names, and the running Node satisfies it', () => {
+    const runtime = rc.functions[0]!.runtime;
+    const [major] = nodeTargetOf(runtime).replace('node', '').split('.').map(Number);
+    expect(Number(process.versions.node.split('.')[0])).toBe(major);
+  });
+
+  it('puts only what each function uses into its bundle', () => {
+    const byName = Object.fromEntries(report.map((fn) => [fn.name, fn]));
+    for (const name of ['getToken', 'getTicket']) {
+      const packages = Object.keys(byName[name]!.packages);
+      expect(packages).toEqual(expect.arrayContaining(['wx-server-sdk', 'got', 'shared/credentials/owner.ts']));
+      // The credential functions carry none of the signing, Pay XML or nonce code.
+      expect(packages.filter((p) => p.startsWith('shared/signing/') || p.startsWith('shared/pay/') || p === 'nanoid')).toEqual([]);
+      const bundle = readFileSync(byName[name]!.outfile, 'utf8');
+      expect(bundle).not.toContain('cardExtSignature');
+    }
+  });
+});
+
+describe('npm run deploy', () => {
+  const complete = {
+    ENV_ID: 'prod-1a2b3c',
+    WX_OA_APPID: 'wx0123456789abcdef',
+    WX_OA_APPSECRET: '0123456789abcdef0123456789abcdef',
+    WX_TOKEN_MODE: 'stable',
+    WX_API_BASE_URL: 'https://api.weixin.qq.com',
+  };
+
+  it('accepts complete settings', () => {
+    expect(checkDeploySettings(complete)).toEqual([]);
+  });
+
+  it('names every missing or unusable setting', () => {
+    const problems = checkDeploySettings({ ...complete, ENV_ID: '', WX_OA_APPSECRET: undefined, WX_OA_APPID: 'wx"bad' });
+    expect(problems).toEqual([
+      'ENV_ID is missing (set it in .env; see .env.example)',
+      'WX_OA_APPID contains a quote, backslash or newline, which tcb\'s templating cannot carry',
+      'WX_OA_APPSECRET is missing (set it in .env; see .env.example)',
+    ]);
+  });
+
+  it('fails before building or calling tcb when settings are missing, and says which', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+    const envFile = path.join(dir, 'env');
+    writeFileSync(envFile, 'WX_OA_APPID=wx0123456789abcdef\n');
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--env-file', envFile], { cwd: ROOT, encoding: 'utf8', env });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/ENV_ID is missing/);
+    expect(result.stderr).toMatch(/WX_OA_APPSECRET is missing/);
+
+    writeFileSync(envFile, Object.entries(complete).map(([k, v]) => `${k}=${v}`).join('\n'));
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--env-file', envFile], { cwd: ROOT, encoding: 'utf8', env });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('tcb fn deploy --all --force --envId prod-1a2b3c');
+    expect(ok.stdout + ok.stderr).not.toContain(complete.WX_OA_APPSECRET);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
