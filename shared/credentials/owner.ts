@@ -65,6 +65,7 @@ export class CredentialOwner {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly inFlight = new Map<string, Promise<Credential>>();
+  private memory: Credential | null = null;
 
   constructor(private readonly options: CredentialOwnerOptions) {
     this.store = options.store;
@@ -80,6 +81,11 @@ export class CredentialOwner {
    */
   get(options: { rejectedVersion?: number } = {}): Promise<Credential> {
     const { rejectedVersion } = options;
+    // A warm instance answers from memory; a caller reporting a rejected version always goes past it.
+    const memory = this.memory;
+    if (memory && isUsable(memory, this.now(), this.timing) && (rejectedVersion === undefined || memory.version > rejectedVersion)) {
+      return Promise.resolve(memory);
+    }
     const key = `get:${rejectedVersion ?? ''}`;
     return this.shared(key, () =>
       this.ensure(
@@ -99,7 +105,13 @@ export class CredentialOwner {
         fetched = true;
       },
     );
-    return { refreshed: fetched, credential };
+    return { refreshed: fetched, credential: this.remember(credential) };
+  }
+
+  private remember(credential: Credential): Credential {
+    registerSecret(credential.value);
+    if (!this.memory || credential.version >= this.memory.version) this.memory = credential;
+    return credential;
   }
 
   /** Metadata for operators; never the value. */
@@ -113,7 +125,9 @@ export class CredentialOwner {
   private shared(key: string, work: () => Promise<Credential>): Promise<Credential> {
     const existing = this.inFlight.get(key);
     if (existing) return existing;
-    const promise = work().finally(() => this.inFlight.delete(key));
+    const promise = work()
+      .then((credential) => this.remember(credential))
+      .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, promise);
     return promise;
   }

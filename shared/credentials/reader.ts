@@ -70,7 +70,8 @@ export class CredentialReader implements CredentialSourcePort {
     if (doc && isUsable(doc, this.now(), this.timing)) {
       return this.remember({ value: doc.value as string, expiresAtMs: doc.expiresAtMs, version: doc.version });
     }
-    return this.viaOwner({});
+    // A copy another instance saw rejected is reported as such, so the owner looks past its own memory.
+    return this.viaOwner(doc && doc.rejectedAtMs > 0 ? { rejectedVersion: doc.version } : {});
   }
 
   private async viaOwner(request: { rejectedVersion?: number }): Promise<Credential> {

@@ -13,6 +13,12 @@ async function setCredentialFields(stack: Stack, id: string, fields: Record<stri
   await adminDb(stack).collection('wx_credentials').doc(id).update(fields);
 }
 
+/** Asks getTicket for a jsapi ticket newer than the cached one, as a caller that saw it rejected would. */
+async function freshJsapiTicketRequest(stack: Stack): Promise<Record<string, unknown>> {
+  const doc = await credentialDoc(stack, JSAPI_TICKET_ID);
+  return { type: 'jsapi', rejectedVersion: doc.version ?? 0 };
+}
+
 /** Every token and ticket value the sandbox handed out, for the "never in a log" checks. */
 async function issuedSecrets(stack: Stack): Promise<string[]> {
   const doc = await Promise.all([TOKEN_ID, CARD_TICKET_ID, JSAPI_TICKET_ID].map((id) => credentialDoc(stack, id)));
@@ -98,9 +104,9 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
   it('recovers once from a token WeChat expired (42001) through getToken', async () => {
     const tokenBefore = await credentialDoc(stack, TOKEN_ID);
     await sandbox(stack, 'POST', 'tokens/expire', { appid: LOCAL_ACCOUNT.officialAppId });
-    await setCredentialFields(stack, JSAPI_TICKET_ID, { expiresAtMs: 0 });
+    const request = await freshJsapiTicketRequest(stack);
     const before = await upstreamCalls(stack);
-    const result = await callFunction(stack, 'getTicket', { type: 'jsapi' }, FROM_FUNCTION);
+    const result = await callFunction(stack, 'getTicket', request, FROM_FUNCTION);
     expect(result).toMatchObject({ ok: true, data: { kind: 'ticket:jsapi' } });
     const after = await upstreamCalls(stack);
     // One rejected ticket call, one token fetch, one successful ticket call.
@@ -114,16 +120,14 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
   it('force-refreshes only when stable_token hands back the rejected token, within the 30 s spacing', async () => {
     // WeChat rejects a token that stable_token (normal mode) still returns: only force_refresh replaces it.
     await sandbox(stack, 'POST', 'faults', { path: '/cgi-bin/ticket/getticket', errcode: 40001, errmsg: 'invalid credential, access_token is invalid or not latest', times: 1 });
-    await setCredentialFields(stack, JSAPI_TICKET_ID, { expiresAtMs: 0 });
-    const ok = await callFunction(stack, 'getTicket', { type: 'jsapi' }, FROM_FUNCTION);
+    const ok = await callFunction(stack, 'getTicket', await freshJsapiTicketRequest(stack), FROM_FUNCTION);
     expect(ok).toMatchObject({ ok: true });
     const quota = await credentialDoc(stack, `${LOCAL_ACCOUNT.officialAppId}:force_refresh`);
     expect(quota).toMatchObject({ count: 1 });
 
     // A second rejection within 30 s: no force refresh is allowed, so the caller gets a clear error.
     await sandbox(stack, 'POST', 'faults', { path: '/cgi-bin/ticket/getticket', errcode: 40001, errmsg: 'invalid credential', times: 1 });
-    await setCredentialFields(stack, JSAPI_TICKET_ID, { expiresAtMs: 0 });
-    const refused = await callFunction(stack, 'getTicket', { type: 'jsapi' }, FROM_FUNCTION);
+    const refused = await callFunction(stack, 'getTicket', await freshJsapiTicketRequest(stack), FROM_FUNCTION);
     expect(refused).toMatchObject({ ok: false, error: { code: 'CREDENTIAL_UNAVAILABLE', message: expect.stringMatching(/force_refresh is not allowed now/) } });
     expect(await credentialDoc(stack, `${LOCAL_ACCOUNT.officialAppId}:force_refresh`)).toMatchObject({ count: 1 });
   });
@@ -202,7 +206,6 @@ describe('classic token mode', () => {
 
     await sandbox(stack, 'POST', 'tokens/other-system-fetch', { appid: LOCAL_ACCOUNT.officialAppId });
     await sandbox(stack, 'POST', 'clock', { advanceMs: 6 * 60_000 });
-    await setCredentialFields(stack, JSAPI_TICKET_ID, { expiresAtMs: 0 });
     const result = await callFunction(stack, 'getTicket', { type: 'jsapi' }, FROM_FUNCTION);
     expect(result).toMatchObject({ ok: true, data: { kind: 'ticket:jsapi' } });
     const calls = await upstreamCalls(stack);
