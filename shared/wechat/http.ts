@@ -1,4 +1,4 @@
-import got, { type Got, RequestError } from 'got';
+import type { Got } from 'got';
 import { AppError, ErrorCode, WechatApiError } from '../errors';
 
 /**
@@ -37,13 +37,19 @@ interface WechatErrorBody {
 }
 
 export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
-  const client: Got = got.extend({
-    prefixUrl: options.baseUrl,
-    timeout: { request: options.timeoutMs ?? 5000 },
-    retry: { limit: 0 },
-    throwHttpErrors: false,
-    headers: { 'user-agent': 'wx-cards-redpackets-cloudbase' },
-  });
+  // got is loaded on the first request, not at cold start: it costs ~50 ms to load, and a warm
+  // path that answers from the credential cache never makes a request at all (npm run bench).
+  let clientPromise: Promise<Got> | null = null;
+  const client = (): Promise<Got> =>
+    (clientPromise ??= import('got').then(({ default: got }) =>
+      got.extend({
+        prefixUrl: options.baseUrl,
+        timeout: { request: options.timeoutMs ?? 5000 },
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+        headers: { 'user-agent': 'wx-cards-redpackets-cloudbase' },
+      }),
+    ));
 
   async function send<T extends object>(method: 'GET' | 'POST', path: string, query: Query, body?: unknown): Promise<T> {
     const endpoint = path.startsWith('/') ? path : `/${path}`;
@@ -52,7 +58,8 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
     let text: string;
     let status: number;
     try {
-      const response = await client(endpoint.slice(1), {
+      const got = await client();
+      const response = await got(endpoint.slice(1), {
         method,
         searchParams,
         ...(body === undefined ? {} : { json: body }),
@@ -60,8 +67,9 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
       text = response.body;
       status = response.statusCode;
     } catch (error) {
-      const reason = error instanceof RequestError ? (error.code ?? error.name) : 'request failed';
-      throw new UpstreamTransportError(endpoint, reason, { cause: stripUrl(error) });
+      // got's errors carry the system code (ETIMEDOUT, ECONNRESET…) in `code`.
+      const reason = (error as { code?: unknown }).code;
+      throw new UpstreamTransportError(endpoint, typeof reason === 'string' ? reason : 'request failed', { cause: stripUrl(error) });
     }
     if (status !== 200) throw new UpstreamTransportError(endpoint, `HTTP ${status}`);
     let parsed: unknown;
