@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { loadCloudbaseRc, nodeTargetOf, ROOT } from './lib/cloudbaserc';
@@ -37,7 +37,14 @@ function summarize(metafile: Metafile, outfile: string): { bytes: number; packag
 export async function buildFunctions(options: { names?: string[]; quiet?: boolean } = {}): Promise<BuiltFunction[]> {
   const rc = loadCloudbaseRc({});
   const entries = rc.functions.filter((entry) => !options.names || options.names.includes(entry.name));
-  rmSync(DIST_DIR, { recursive: true, force: true });
+  // Folders of functions no longer in cloudbaserc.json go; the others are replaced file by file
+  // (write, then rename), so a host or test reading a bundle never sees a half-written one.
+  if (!options.names && existsSync(DIST_DIR)) {
+    const wanted = new Set(entries.map((entry) => entry.name));
+    for (const folder of readdirSync(DIST_DIR, { withFileTypes: true })) {
+      if (folder.isDirectory() && !wanted.has(folder.name)) rmSync(path.join(DIST_DIR, folder.name), { recursive: true, force: true });
+    }
+  }
   const built = await Promise.all(
     entries.map(async (entry) => {
       const source = path.join(ROOT, 'cloudfunctions', entry.name, 'index.ts');
@@ -56,11 +63,19 @@ export async function buildFunctions(options: { names?: string[]; quiet?: boolea
         legalComments: 'none',
         metafile: true,
         logLevel: 'warning',
+        write: false,
       });
+      for (const file of result.outputFiles) {
+        const temporary = `${file.path}.${process.pid}.tmp`;
+        writeFileSync(temporary, file.contents);
+        renameSync(temporary, file.path);
+      }
       return { name: entry.name, outfile, ...summarize(result.metafile, outfile) };
     }),
   );
-  writeFileSync(path.join(DIST_DIR, 'build-report.json'), JSON.stringify(built, null, 2));
+  const reportFile = path.join(DIST_DIR, 'build-report.json');
+  writeFileSync(`${reportFile}.${process.pid}.tmp`, JSON.stringify(built, null, 2));
+  renameSync(`${reportFile}.${process.pid}.tmp`, reportFile);
   if (!options.quiet) {
     for (const fn of built) console.log(`built ${fn.name.padEnd(14)} ${(fn.bytes / 1024).toFixed(0).padStart(6)} KiB  ${path.relative(ROOT, fn.outfile)}`);
   }
