@@ -54,4 +54,6 @@ export interface DocumentStore {
 /** The collections this product uses; created by `npm run deploy` and by the local stack. */
 export const COLLECTIONS = {
   credentials: 'wx_credentials',
+  /** unionid → openid under an official account (filled by the follow / webview-OAuth paths, or an operator). */
+  userLinks: 'wx_user_links',
 } as const;

@@ -1,0 +1,53 @@
+import { AppError, ErrorCode } from '../errors';
+import type { DocumentStore, StoredDoc } from '../store/port';
+import { COLLECTIONS } from '../store/port';
+
+/**
+ * A user's openid under an official account, found by unionid. The mini-program openid differs
+ * from the official-account openid of the same person; only the unionid (same 开放平台 account)
+ * links them. Documents in `wx_user_links`, `_id` = `<officialAppId>:<unionid>`.
+ */
+export interface UserLinkDoc extends StoredDoc {
+  officialAppId: string;
+  unionid: string;
+  openid: string;
+  /** Who filled it: the follow event, the webview OAuth path, or an operator. */
+  source: 'follow' | 'oauth' | 'operator';
+  linkedAtMs: number;
+}
+
+/** The user has no known openid under the official account: the client must link the account first. */
+export class AccountNotLinkedError extends AppError {
+  readonly reason: 'no_unionid' | 'no_link';
+  constructor(reason: 'no_unionid' | 'no_link') {
+    super(
+      ErrorCode.NOT_ELIGIBLE,
+      reason === 'no_unionid'
+        ? 'Your WeChat identity has no unionid here: bind the mini-program and the official account to the same Open Platform account'
+        : 'Link your account first: follow the official account (or open its authorisation page), then try again',
+      { expose: true },
+    );
+    this.reason = reason;
+  }
+}
+
+export function userLinkId(officialAppId: string, unionid: string): string {
+  return `${officialAppId}:${unionid}`;
+}
+
+/** The official-account openid of a user, or AccountNotLinkedError. */
+export async function officialOpenidOf(store: DocumentStore, officialAppId: string, unionid: string | undefined): Promise<string> {
+  if (!unionid) throw new AccountNotLinkedError('no_unionid');
+  const link = await store.get<UserLinkDoc>(COLLECTIONS.userLinks, userLinkId(officialAppId, unionid));
+  if (!link) throw new AccountNotLinkedError('no_link');
+  return link.openid;
+}
+
+/** Records (or replaces) a link. */
+export async function linkUser(
+  store: DocumentStore,
+  link: Omit<UserLinkDoc, '_id' | 'linkedAtMs'>,
+  nowMs: number = Date.now(),
+): Promise<void> {
+  await store.put(COLLECTIONS.userLinks, { _id: userLinkId(link.officialAppId, link.unionid), ...link, linkedAtMs: nowMs });
+}
