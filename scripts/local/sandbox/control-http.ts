@@ -7,15 +7,21 @@
  *   POST accounts {appid, secret}   GET  tokens?appid=          POST tokens/expire {appid}
  *   POST tokens/invalidate {appid, kind?}                       POST tokens/other-system-fetch {appid}
  *   POST faults {path, errcode?, errmsg?, delayMs?, drop?, times?}   GET faults   DELETE faults
+ *   GET  cards?appid=               POST cards/status {card_id, status}
+ *   POST client/add-card {appid, openid, cardList}   → wx.addCard's result (errMsg addCard:ok / addCard:fail …)
+ *   POST client/delete-card {appid, openid, cardId, code}
  */
 import type http from 'node:http';
+import type { ClientAddCardInput, ClientDeleteCardInput } from './client';
 import type { SandboxControl } from './control';
+import type { CardStatus } from './card-state';
 import type { FaultInput } from './faults';
 import { BodyTooLargeError, parseJsonBody, readBody, sendJson } from './http';
 import type { TokenKind } from './state';
 import { SandboxInputError, expectRecord } from './validate';
 
 const CONTROL_PREFIX = '/__sandbox';
+// A cardList of a few dozen signed items fits many times over.
 const CONTROL_BODY_LIMIT_BYTES = 64 * 1024;
 
 type Operation = (body: unknown, url: URL) => unknown;
@@ -53,6 +59,10 @@ export function createControlHandler(control: SandboxControl): (req: http.Incomi
       POST: (body) => control.addFault(body as FaultInput),
       DELETE: () => (control.clearFaults(), ok),
     },
+    '/cards': { GET: (_body, url) => ({ cards: control.cards(url.searchParams.get('appid') ?? undefined) }) },
+    '/cards/status': { POST: (body) => control.setCardStatus(body as { card_id: string; status: CardStatus }) },
+    '/client/add-card': { POST: (body) => control.addCard(body as ClientAddCardInput) },
+    '/client/delete-card': { POST: (body) => (control.deleteCard(body as ClientDeleteCardInput), ok) },
   };
   return async (req, res) => {
     try {

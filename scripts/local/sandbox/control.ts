@@ -1,9 +1,15 @@
 /**
  * The control operations tests use to steer the sandbox: counters, reset, the clock, token
- * events another system would cause, faults, the whitelist and accounts. Every input is
+ * events another system would cause, faults, the whitelist and accounts, cards and the WeChat
+ * client's card actions (wx.addCard, deleting a card). Every input is
  * validated (bad input throws {@link SandboxInputError}), because the HTTP control API passes
  * request bodies straight through.
  */
+import {
+  CARD_STATUSES, userCardStatus, type CardDateInfo, type CardRecord, type CardStatus, type CardType, type UserCardRecord,
+  type UserCardStatus,
+} from './card-state';
+import { addCardAsClient, deleteCardAsClient, type AddCardResult, type ClientAddCardInput, type ClientDeleteCardInput } from './client';
 import { addFault, type Fault, type FaultInput } from './faults';
 import { parseAccount } from './options';
 import {
@@ -29,11 +35,43 @@ export interface SandboxTokenView {
   validUntilMs: number;
 }
 
+/** One issued code of a card, as `GET /__sandbox/cards` shows it. */
+export interface SandboxUserCardView {
+  code: string;
+  openid: string;
+  /** As `/card/code/get` would report it now. */
+  status: UserCardStatus;
+  outerStr: string;
+  receivedAtMs: number;
+  beginTimestamp: number;
+  endTimestamp: number;
+  consumedAtMs: number | undefined;
+  /** The account whose access_token consumed it. */
+  consumedByAppid: string | undefined;
+}
+
+/** A card with its stock and issued codes, as `GET /__sandbox/cards` shows it. */
+export interface SandboxCardView {
+  cardId: string;
+  appid: string;
+  cardType: CardType;
+  title: string;
+  status: CardStatus;
+  useCustomCode: boolean;
+  bindOpenid: boolean;
+  getLimit: number;
+  quantity: number;
+  stockLeft: number;
+  dateInfo: CardDateInfo;
+  createdAtMs: number;
+  codes: SandboxUserCardView[];
+}
+
 /** The control operations, the same as the HTTP control API under `/__sandbox/`. */
 export interface SandboxControl {
   stats(): SandboxStats;
   resetStats(): void;
-  /** Forgets tokens, tickets, quotas, counters, faults and the clock offset; restores the whitelist and (unless kept) the accounts. */
+  /** Forgets tokens, tickets, quotas, counters, faults, the clock offset, images and cards; restores the whitelist and (unless kept) the accounts. */
   reset(options?: { keepAccounts?: boolean }): void;
   clock(): SandboxClockView;
   /** Moves the sandbox clock forward (never back: expiry must not be undone). */
@@ -51,6 +89,14 @@ export interface SandboxControl {
   addFault(input: FaultInput): Fault;
   faults(): Fault[];
   clearFaults(): void;
+  /** Cards with stock and issued codes, oldest first; only the account's when `appid` is given. */
+  cards(appid?: string): SandboxCardView[];
+  /** Changes a card's review status, e.g. to CARD_STATUS_NOT_VERIFY (adding it then fails with 40078). */
+  setCardStatus(input: { card_id: string; status: CardStatus }): SandboxCardView;
+  /** Plays wx.addCard: verifies the cardList as WeChat does and issues the codes (see client.ts). */
+  addCard(input: ClientAddCardInput): AddCardResult;
+  /** Plays the user deleting a card from their pack. */
+  deleteCard(input: ClientDeleteCardInput): void;
 }
 
 // Ten years: far enough for any test, small enough to keep dates representable.
@@ -64,7 +110,7 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
     return appid;
   };
   const clockView = (): SandboxClockView => ({ nowMs: sandboxNowMs(state), offsetMs: state.clockOffsetMs });
-  return {
+  const control: SandboxControl = {
     stats: () => statsSnapshot(state),
     resetStats: () => resetStats(state),
     reset(options = {}) {
@@ -107,6 +153,64 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
     clearFaults() {
       state.faults = [];
     },
+    cards(appid) {
+      const wanted = appid === undefined ? undefined : knownAppid(appid);
+      const userCards = [...state.cards.userCardsByCode.values()].flat().sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+      return [...state.cards.cards.values()]
+        .filter((card) => wanted === undefined || card.appid === wanted)
+        .map((card) => cardView(card, userCards.filter((userCard) => userCard.cardId === card.cardId), sandboxNowMs(state)));
+    },
+    setCardStatus(input) {
+      const record = expectRecord(input, 'card status body', ['card_id', 'status']);
+      const card = state.cards.cards.get(expectString(record.card_id, 'card_id'));
+      if (card === undefined) throw new SandboxInputError(`card_id ${String(record.card_id)} is not a sandbox card`);
+      if (!CARD_STATUSES.includes(record.status as CardStatus)) throw new SandboxInputError(`status must be one of ${CARD_STATUSES.join(', ')}`);
+      card.status = record.status as CardStatus;
+      return control.cards().find((view) => view.cardId === card.cardId) as SandboxCardView;
+    },
+    addCard(input) {
+      const record = expectRecord(input, 'add-card body', ['appid', 'openid', 'cardList']);
+      if (!Array.isArray(record.cardList)) throw new SandboxInputError('cardList must be an array');
+      return addCardAsClient(state, { appid: knownAppid(record.appid), openid: expectString(record.openid, 'openid'), cardList: record.cardList });
+    },
+    deleteCard(input) {
+      const record = expectRecord(input, 'delete-card body', ['appid', 'openid', 'cardId', 'code']);
+      deleteCardAsClient(state, {
+        appid: knownAppid(record.appid),
+        openid: expectString(record.openid, 'openid'),
+        cardId: expectString(record.cardId, 'cardId'),
+        code: expectString(record.code, 'code'),
+      });
+    },
+  };
+  return control;
+}
+
+function cardView(card: CardRecord, userCards: UserCardRecord[], nowMs: number): SandboxCardView {
+  return {
+    cardId: card.cardId,
+    appid: card.appid,
+    cardType: card.cardType,
+    title: card.title,
+    status: card.status,
+    useCustomCode: card.useCustomCode,
+    bindOpenid: card.bindOpenid,
+    getLimit: card.getLimit,
+    quantity: card.quantity,
+    stockLeft: card.stockLeft,
+    dateInfo: card.dateInfo,
+    createdAtMs: card.createdAtMs,
+    codes: userCards.map((userCard) => ({
+      code: userCard.code,
+      openid: userCard.openid,
+      status: userCardStatus(userCard, nowMs),
+      outerStr: userCard.outerStr,
+      receivedAtMs: userCard.receivedAtMs,
+      beginTimestamp: userCard.beginTimestamp,
+      endTimestamp: userCard.endTimestamp,
+      consumedAtMs: userCard.consumedAtMs,
+      consumedByAppid: userCard.consumedByAppid,
+    })),
   };
 }
 

@@ -1,11 +1,13 @@
 /**
- * The WeChat API sandbox: a faithful local stand-in for api.weixin.qq.com (tokens and tickets
- * for now; card, media and the HTTPS Pay sandbox are added as further API family modules in
- * `api/`), plus the control API tests steer it with. Mount `handleApi` at the root and
- * `handleControl` under `/__sandbox/`, or use {@link startWechatSandbox} in tests.
+ * The WeChat API sandbox: a faithful local stand-in for api.weixin.qq.com (tokens, tickets,
+ * image upload, cards and card codes; one module per API family in `api/`), plus the control
+ * API tests steer it with, which also plays the WeChat client's wx.addCard. Mount `handleApi`
+ * at the root and `handleControl` under `/__sandbox/`, or use {@link startWechatSandbox} in tests.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cardRoutes } from './api/card';
+import { uploadImageRoute } from './api/media';
 import { ticketRoute } from './api/ticket';
 import { tokenRoutes } from './api/token';
 import { createApiHandler, type ApiRoute } from './api/router';
@@ -15,7 +17,9 @@ import { normalizeOptions, type WechatSandboxOptions } from './options';
 import { createSandboxState, type SandboxState } from './state';
 
 export { requireAccessToken, type AccessTokenCheck } from './access';
-export type { SandboxClockView, SandboxControl, SandboxTokenView } from './control';
+export type { CardDateInfo, CardStatus, CardType, UserCardStatus } from './card-state';
+export type { AddCardResult, AddCardResultItem, ClientAddCardInput, ClientDeleteCardInput } from './client';
+export type { SandboxCardView, SandboxClockView, SandboxControl, SandboxTokenView, SandboxUserCardView } from './control';
 export type { Fault, FaultInput } from './faults';
 export type { WechatSandboxOptions } from './options';
 export { isValidTicket, type SandboxState, type TicketType, type TokenKind } from './state';
@@ -25,7 +29,7 @@ export { WechatErrcode } from './wechat-errors';
 
 /** One sandbox: its handlers, its control operations and its state (for sibling modules and tests). */
 export interface WechatSandbox {
-  /** Serves the WeChat API paths (/cgi-bin/...). Resolves after responding. Unknown path → 404 JSON. */
+  /** Serves the WeChat API paths (/cgi-bin/..., /card/...). Resolves after responding. Unknown path → 404 JSON. */
   handleApi(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
   /** Serves the control API; the URL path includes the "/__sandbox" prefix. */
   handleControl(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
@@ -43,7 +47,7 @@ export interface RunningWechatSandbox extends WechatSandbox {
 }
 
 // The route table: each WeChat API family contributes its endpoints here.
-const API_ROUTES: readonly ApiRoute[] = [...tokenRoutes, ticketRoute];
+const API_ROUTES: readonly ApiRoute[] = [...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes];
 
 /** Creates a sandbox; options are validated strictly (a bad option throws SandboxInputError). */
 export function createWechatSandbox(options: WechatSandboxOptions): WechatSandbox {

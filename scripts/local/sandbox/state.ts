@@ -1,10 +1,12 @@
 /**
  * The one state object of the WeChat sandbox and the credential rules that act on it: the
  * sandbox clock, accounts and whitelist, issued access tokens and tickets, daily quotas, faults
- * and call counters. API modules (token, ticket, and later card and pay) read and change it only
- * through these functions so that every endpoint sees the same clock and the same tokens.
+ * and call counters, plus uploaded images and the card state (its rules live in `card-state.ts`).
+ * API modules read and change it only through these functions so that every endpoint sees the
+ * same clock and the same tokens.
  */
 import { randomBytes } from 'node:crypto';
+import { clearCardState, createCardState, type CardState } from './card-state';
 import type { Fault } from './faults';
 import type { SandboxConfig } from './options';
 
@@ -47,6 +49,14 @@ export interface TicketRecord {
   readonly expiresAtMs: number;
 }
 
+/** One image `/cgi-bin/media/uploadimg` stored; its URL is what `/card/create` accepts as logo_url. */
+export interface UploadedImage {
+  readonly url: string;
+  readonly appid: string;
+  readonly sizeBytes: number;
+  readonly uploadedAtMs: number;
+}
+
 /** Daily quotas are per account and per API, like WeChat's "接口调用次数". */
 export type QuotaName = 'token' | 'stable_token' | 'stable_token_force' | 'getticket';
 
@@ -72,6 +82,9 @@ export interface SandboxState {
   faults: Fault[];
   nextFaultId: number;
   counters: SandboxCounters;
+  /** By URL. */
+  images: Map<string, UploadedImage>;
+  cards: CardState;
 }
 
 /** A fresh state from validated options. */
@@ -89,12 +102,17 @@ export function createSandboxState(config: SandboxConfig): SandboxState {
     faults: [],
     nextFaultId: 1,
     counters: emptyCounters(),
+    images: new Map(),
+    cards: createCardState(),
   };
   resetSandboxState(state, { keepAccounts: false });
   return state;
 }
 
-/** Forgets tokens, tickets, quotas, counters, faults and the clock offset; restores the whitelist and, unless kept, the accounts. */
+/**
+ * Forgets tokens, tickets, quotas, counters, faults, the clock offset, images, cards and codes;
+ * restores the whitelist and, unless kept, the accounts.
+ */
 export function resetSandboxState(state: SandboxState, options: { keepAccounts: boolean }): void {
   state.clockOffsetMs = 0;
   if (!options.keepAccounts) state.accounts = new Map(state.config.accounts);
@@ -106,6 +124,8 @@ export function resetSandboxState(state: SandboxState, options: { keepAccounts: 
   state.lastForceRefreshAtMs.clear();
   state.faults = [];
   state.counters = emptyCounters();
+  state.images.clear();
+  clearCardState(state.cards);
 }
 
 export function emptyCounters(): SandboxCounters {
@@ -209,6 +229,11 @@ export function issueTicket(state: SandboxState, appid: string, type: TicketType
 export function isValidTicket(state: SandboxState, appid: string, type: TicketType, ticket: string): boolean {
   const record = state.tickets.get(ticket);
   return record !== undefined && record.appid === appid && record.type === type && sandboxNowMs(state) < record.expiresAtMs;
+}
+
+/** Every ticket of the account and type still valid now: cardExt signed with any of them verifies. */
+export function liveTickets(state: SandboxState, appid: string, type: TicketType): TicketRecord[] {
+  return [...state.tickets.values()].filter((record) => isValidTicket(state, appid, type, record.ticket));
 }
 
 function issueToken(state: SandboxState, appid: string, kind: TokenKind): TokenRecord {

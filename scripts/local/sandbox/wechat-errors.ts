@@ -1,7 +1,8 @@
 /**
  * The errcodes the sandbox answers with and WeChat's own errmsg text for each. Texts follow
- * reference/wechat-api.md §1–§2; the few it does not list (41002, 41004, 43002, 47001) are the
- * texts api.weixin.qq.com is known to send. WeChat appends " rid: …" (a request id) to every
+ * reference/wechat-api.md §1–§3 (the card codes are WxJava's WxOpenErrorMsgEnum texts); the few
+ * it does not list (41002, 41004, 41005, 43002, 47001) are the texts api.weixin.qq.com is known
+ * to send. WeChat appends " rid: …" (a request id) to every
  * errmsg, so the sandbox does too: a client that compares errmsg for equality breaks here as it
  * would in production.
  */
@@ -12,16 +13,31 @@ export const WechatErrcode = {
   SYSTEM_ERROR: -1,
   INVALID_CREDENTIAL: 40001,
   INVALID_GRANT_TYPE: 40002,
+  INVALID_FILE_TYPE: 40005,
+  INVALID_IMAGE_SIZE: 40009,
   INVALID_APPID: 40013,
+  INVALID_ACTION_INFO: 40053,
+  INVALID_SERIAL_CODE: 40056,
+  INVALID_CARD_TYPE: 40071,
+  INVALID_CARD_ID: 40073,
+  INVALID_ENCRYPT_CODE: 40075,
+  INVALID_CARD_STATUS: 40078,
+  INVALID_TIME: 40079,
   INVALID_ARGS: 40097,
+  CODE_CONSUMED: 40099,
+  INVALID_CARD_QUANTITY: 40122,
   INVALID_APPSECRET: 40125,
+  INVALID_USER_CARD_STATUS: 40127,
   IP_NOT_WHITELISTED: 40164,
   ACCESS_TOKEN_MISSING: 41001,
   APPID_MISSING: 41002,
   APPSECRET_MISSING: 41004,
+  MEDIA_DATA_MISSING: 41005,
   ACCESS_TOKEN_EXPIRED: 42001,
   REQUIRE_POST: 43002,
   DAILY_QUOTA: 45009,
+  STOCK_OUT_OF_LIMIT: 45031,
+  GET_LIMIT_EXCEEDED: 45033,
   DATA_FORMAT_ERROR: 47001,
 } as const;
 
@@ -30,15 +46,30 @@ export const WECHAT_ERRMSG: Readonly<Record<number, string>> = {
   [WechatErrcode.SYSTEM_ERROR]: 'system error',
   [WechatErrcode.INVALID_CREDENTIAL]: 'invalid credential, access_token is invalid or not latest',
   [WechatErrcode.INVALID_GRANT_TYPE]: 'invalid grant_type',
+  [WechatErrcode.INVALID_FILE_TYPE]: 'invalid file type',
+  [WechatErrcode.INVALID_IMAGE_SIZE]: 'invalid image size',
   [WechatErrcode.INVALID_APPID]: 'invalid appid',
+  [WechatErrcode.INVALID_ACTION_INFO]: 'invalid action info',
+  [WechatErrcode.INVALID_SERIAL_CODE]: 'invalid serial code',
+  [WechatErrcode.INVALID_CARD_TYPE]: 'invalid card type',
+  [WechatErrcode.INVALID_CARD_ID]: 'invalid card id',
+  [WechatErrcode.INVALID_ENCRYPT_CODE]: 'invalid encrypt code',
+  [WechatErrcode.INVALID_CARD_STATUS]: 'invalid card status',
+  [WechatErrcode.INVALID_TIME]: 'invalid time',
   [WechatErrcode.INVALID_ARGS]: 'invalid args',
+  [WechatErrcode.CODE_CONSUMED]: 'invalid code, this code has consumed.',
+  [WechatErrcode.INVALID_CARD_QUANTITY]: 'invalid card quantity',
   [WechatErrcode.INVALID_APPSECRET]: 'invalid appsecret',
+  [WechatErrcode.INVALID_USER_CARD_STATUS]: 'invalid user-card status! Hint: the user may have consumed or deleted the user card!',
   [WechatErrcode.ACCESS_TOKEN_MISSING]: 'access_token missing',
   [WechatErrcode.APPID_MISSING]: 'appid missing',
   [WechatErrcode.APPSECRET_MISSING]: 'appsecret missing',
+  [WechatErrcode.MEDIA_DATA_MISSING]: 'media data missing',
   [WechatErrcode.ACCESS_TOKEN_EXPIRED]: 'access_token expired',
   [WechatErrcode.REQUIRE_POST]: 'require POST method',
   [WechatErrcode.DAILY_QUOTA]: 'reach max api daily quota limit',
+  [WechatErrcode.STOCK_OUT_OF_LIMIT]: 'stock is out of limit',
+  [WechatErrcode.GET_LIMIT_EXCEEDED]: 'user get card num is out of get_limit',
   [WechatErrcode.DATA_FORMAT_ERROR]: 'data format error',
 };
 
