@@ -11,6 +11,7 @@ import { ROOT, templateVariables } from './lib/cloudbaserc';
 const DEFAULTS: Record<string, string> = {
   WX_TOKEN_MODE: 'stable',
   WX_API_BASE_URL: 'https://api.weixin.qq.com',
+  CARD_RATE_LIMIT_PER_MINUTE: '20',
 };
 
 interface Args {
@@ -44,7 +45,9 @@ function collectEnv(envFiles: string[]): Record<string, string | undefined> {
 }
 
 /** Every problem with the settings, named; nothing is deployed while one remains. */
-export function checkDeploySettings(env: Record<string, string | undefined>): string[] {
+// Unset and empty both mean "not given": the default applies, or the setting is reported missing.
+export function checkDeploySettings(given: Record<string, string | undefined>): string[] {
+  const env = { ...DEFAULTS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined && value !== '')) };
   const problems: string[] = [];
   for (const name of new Set(['ENV_ID', ...templateVariables()])) {
     const value = env[name];

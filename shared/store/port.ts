@@ -56,4 +56,10 @@ export const COLLECTIONS = {
   credentials: 'wx_credentials',
   /** unionid → openid under an official account (filled by the follow / webview-OAuth paths, or an operator). */
   userLinks: 'wx_user_links',
+  /** Cards the operator registered as issuable, with what signing them needs. */
+  cards: 'card_registry',
+  /** Staff allowed to redeem (核销) codes. */
+  cardStaff: 'card_staff',
+  /** One record per redeemed code: the idempotency key of a scan. */
+  cardRedemptions: 'card_redemptions',
 } as const;

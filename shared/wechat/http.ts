@@ -18,6 +18,8 @@ export type Query = Record<string, string | number | boolean | undefined>;
 export interface WechatHttp {
   getJson<T extends object>(path: string, query: Query): Promise<T>;
   postJson<T extends object>(path: string, query: Query, body: unknown): Promise<T>;
+  /** multipart/form-data upload (media/uploadimg). */
+  postForm<T extends object>(path: string, query: Query, form: FormData): Promise<T>;
 }
 
 /** A network failure or an answer that is not WeChat JSON. The URL (which may hold a token) is never in the message. */
@@ -51,7 +53,12 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
       }),
     ));
 
-  async function send<T extends object>(method: 'GET' | 'POST', path: string, query: Query, body?: unknown): Promise<T> {
+  async function send<T extends object>(
+    method: 'GET' | 'POST',
+    path: string,
+    query: Query,
+    body?: { json: unknown } | { form: FormData },
+  ): Promise<T> {
     const endpoint = path.startsWith('/') ? path : `/${path}`;
     const searchParams: Record<string, string | number | boolean> = {};
     for (const [key, value] of Object.entries(query)) if (value !== undefined) searchParams[key] = value;
@@ -62,7 +69,7 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
       const response = await got(endpoint.slice(1), {
         method,
         searchParams,
-        ...(body === undefined ? {} : { json: body }),
+        ...(body === undefined ? {} : 'json' in body ? { json: body.json } : { body: body.form }),
       });
       text = response.body;
       status = response.statusCode;
@@ -88,7 +95,8 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
 
   return {
     getJson: (path, query) => send('GET', path, query),
-    postJson: (path, query, body) => send('POST', path, query, body),
+    postJson: (path, query, body) => send('POST', path, query, { json: body }),
+    postForm: (path, query, form) => send('POST', path, query, { form }),
   };
 }
 

@@ -1,0 +1,239 @@
+import type { CredentialSourcePort } from '../credentials/reader';
+import { withAccessToken } from '../credentials/reader';
+import { AppError, ForbiddenError, InputError, NotEligibleError, NotFoundError, RateLimitedError, WechatApiError } from '../errors';
+import { TtlCache, WindowRateLimiter } from '../memo';
+import { buildCardExt } from '../signing/card';
+import { createNonce, unixSeconds } from '../signing/nonce';
+import type { DocumentStore, StoredDoc } from '../store/port';
+import { COLLECTIONS } from '../store/port';
+import { officialOpenidOf } from '../users/links';
+import { consumeCardCode, decryptCardCode, getCardCode } from '../wechat/card';
+import type { WechatHttp } from '../wechat/http';
+
+/** A card the operator registered as issuable (`card_registry`, `_id` = card id). */
+export interface CardRegistration extends StoredDoc {
+  officialAppId: string;
+  /** Custom-code cards carry their `code` in cardExt; others must not. */
+  customCode: boolean;
+  /** bind_openid cards are signed for one user's official-account openid. */
+  bindOpenid: boolean;
+  issuable: boolean;
+  title: string;
+  registeredAtMs: number;
+}
+
+/** Who may redeem (`card_staff`, `_id` = `openid:<mini-program openid>` or `unionid:<unionid>`). */
+export interface StaffDoc extends StoredDoc {
+  role: 'redeemer';
+  name: string;
+  addedAtMs: number;
+}
+
+/** One record per redeemed code (`card_redemptions`, `_id` = `<cardId>:<code>`). */
+export interface RedemptionDoc extends StoredDoc {
+  cardId: string;
+  code: string;
+  status: 'consuming' | 'consumed';
+  staffKey: string;
+  ownerOpenid: string | null;
+  startedAtMs: number;
+  consumedAtMs: number | null;
+}
+
+export interface CardUser {
+  openid: string;
+  unionid?: string;
+}
+
+export interface CardServiceOptions {
+  store: DocumentStore;
+  http: WechatHttp;
+  officialAppId: string;
+  tokens: CredentialSourcePort;
+  cardTicket: CredentialSourcePort;
+  now?: () => number;
+  nonce?: () => string;
+  /** Per user and instance. */
+  rateLimit?: { calls: number; windowMs: number };
+  /** How long registrations stay in instance memory. */
+  registryTtlMs?: number;
+}
+
+export const MAX_CARDS_PER_CALL = 10;
+const CARD_ID = /^p[0-9A-Za-z_-]{27}$/;
+const CUSTOM_CODE = /^[0-9A-Za-z]{1,20}$/;
+const OUTER_STR = /^[0-9A-Za-z_-]{1,32}$/;
+// A redemption left "consuming" this long was abandoned (the scan's function died); another scan may take over.
+const STALE_REDEMPTION_MS = 30_000;
+
+export interface SignRequestItem {
+  cardId: string;
+  code?: string;
+  outerStr?: string;
+}
+
+export function userKey(user: CardUser): string {
+  return user.unionid ? `unionid:${user.unionid}` : `openid:${user.openid}`;
+}
+
+/**
+ * signCard, decryptCode and consumeCode. Card registrations, tickets and user links are read
+ * through instance memory, so a warm signCard call makes no WeChat call and, for cards that are
+ * not bind_openid, no database request.
+ */
+export class CardService {
+  private readonly registry: TtlCache<CardRegistration | null>;
+  private readonly links: TtlCache<string>;
+  private readonly limiter: WindowRateLimiter;
+  private readonly now: () => number;
+  private readonly nonce: () => string;
+
+  constructor(private readonly options: CardServiceOptions) {
+    this.now = options.now ?? Date.now;
+    this.nonce = options.nonce ?? (() => createNonce(32));
+    this.registry = new TtlCache(options.registryTtlMs ?? 60_000, 1_000, this.now);
+    this.links = new TtlCache(300_000, 10_000, this.now);
+    const rate = options.rateLimit ?? { calls: 20, windowMs: 60_000 };
+    this.limiter = new WindowRateLimiter(rate.calls, rate.windowMs, this.now);
+  }
+
+  /** Ready `cardList` items for wx.addCard, one fresh nonce each, for cards the operator made issuable. */
+  async signCards(user: CardUser, items: readonly SignRequestItem[]): Promise<Array<{ cardId: string; cardExt: string }>> {
+    this.throttle(user);
+    const registrations = await Promise.all(items.map((item) => this.issuableCard(item.cardId)));
+    const ticket = await this.options.cardTicket.get();
+    const timestamp = unixSeconds(this.now());
+    const out: Array<{ cardId: string; cardExt: string }> = [];
+    for (const [index, item] of items.entries()) {
+      const card = registrations[index]!;
+      if (card.customCode && !item.code) throw new InputError(`cards[${index}].code is required: ${item.cardId} uses custom codes`, 'code');
+      if (!card.customCode && item.code) throw new InputError(`cards[${index}].code must not be sent: ${item.cardId} does not use custom codes`, 'code');
+      const openid = card.bindOpenid ? await this.officialOpenid(user) : undefined;
+      out.push({
+        cardId: item.cardId,
+        cardExt: buildCardExt({
+          apiTicket: ticket.value,
+          cardId: item.cardId,
+          timestamp,
+          nonceStr: this.nonce(),
+          ...(item.code ? { code: item.code } : {}),
+          ...(openid ? { openid } : {}),
+          ...(item.outerStr ? { outerStr: item.outerStr } : {}),
+        }),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The real code behind an encrypt_code, for wx.openCard. Only for registered cards; when the
+   * user's official-account openid is known, a code owned by someone else is refused.
+   */
+  async decrypt(user: CardUser, cardId: string, encryptCode: string): Promise<{ cardId: string; code: string }> {
+    this.throttle(user);
+    await this.registeredCard(cardId);
+    const code = await this.wechat((token) => decryptCardCode(this.options.http, token, encryptCode), {
+      40075: () => new InputError('encryptCode is not a valid encrypted card code', 'encryptCode'),
+    });
+    const ownerOpenid = await this.officialOpenid(user).catch(() => null);
+    if (ownerOpenid) {
+      const info = await this.wechat((token) => getCardCode(this.options.http, token, { cardId, code, checkConsume: false }), {
+        40056: () => new NotFoundError('This card code does not exist'),
+      });
+      if (info.card.card_id !== cardId) throw new InputError('This code belongs to another card', 'cardId');
+      if (info.openid !== ownerOpenid) throw new ForbiddenError('This card code belongs to another user');
+    }
+    return { cardId, code };
+  }
+
+  /** Redeems a code for authorised staff; a repeated scan answers the first redemption again. */
+  async consume(staff: CardUser, cardId: string, code: string): Promise<{ status: 'consumed' | 'already_consumed'; cardId: string; code: string; consumedAtMs: number }> {
+    const staffKey = await this.authorisedStaff(staff);
+    await this.registeredCard(cardId);
+    const id = `${cardId}:${code}`;
+    const nowMs = this.now();
+    const claimed = await this.options.store.insert(COLLECTIONS.cardRedemptions, {
+      _id: id, cardId, code, status: 'consuming', staffKey, ownerOpenid: null, startedAtMs: nowMs, consumedAtMs: null,
+    } satisfies RedemptionDoc);
+    if (!claimed) {
+      const existing = await this.options.store.get<RedemptionDoc>(COLLECTIONS.cardRedemptions, id);
+      if (existing?.status === 'consumed') return { status: 'already_consumed', cardId, code, consumedAtMs: existing.consumedAtMs ?? existing.startedAtMs };
+      // Another scan is redeeming this code now; take over only a redemption that was abandoned.
+      const takenOver = await this.options.store.update(
+        COLLECTIONS.cardRedemptions,
+        { _id: id, status: 'consuming', startedAtMs: { lte: nowMs - STALE_REDEMPTION_MS } },
+        { set: { staffKey, startedAtMs: nowMs } },
+      );
+      if (takenOver !== 1) throw new RateLimitedError('This code is being redeemed right now; try again in a moment', 2_000);
+    }
+    try {
+      const info = await this.wechat((token) => getCardCode(this.options.http, token, { cardId, code, checkConsume: true }), {
+        40056: () => new NotFoundError('This card code does not exist'),
+        40127: () => new NotEligibleError('CARD_NOT_CONSUMABLE', 'This card code cannot be redeemed (already used, deleted or expired)'),
+      });
+      if (info.card.card_id !== cardId) throw new InputError('This code belongs to another card', 'cardId');
+      let alreadyUsed = false;
+      await this.wechat((token) => consumeCardCode(this.options.http, token, { cardId, code }), {
+        // Consumed upstream but not recorded here (an earlier scan died after WeChat answered): record it now.
+        40099: () => {
+          alreadyUsed = true;
+          return null;
+        },
+      });
+      const consumedAtMs = this.now();
+      await this.options.store.update(COLLECTIONS.cardRedemptions, { _id: id }, { set: { status: 'consumed', ownerOpenid: info.openid, consumedAtMs } });
+      return { status: alreadyUsed ? 'already_consumed' : 'consumed', cardId, code, consumedAtMs };
+    } catch (error) {
+      // Nothing was redeemed: free the record so a corrected scan can go ahead.
+      await this.options.store.remove(COLLECTIONS.cardRedemptions, id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private throttle(user: CardUser): void {
+    const waitMs = this.limiter.take(userKey(user));
+    if (waitMs > 0) throw new RateLimitedError(`Too many card requests; try again in ${Math.ceil(waitMs / 1000)} s`, waitMs);
+  }
+
+  private async registeredCard(cardId: string): Promise<CardRegistration> {
+    if (!CARD_ID.test(cardId)) throw new InputError('cardId is not a card id', 'cardId');
+    const card = await this.registry.get(cardId, () => this.options.store.get<CardRegistration>(COLLECTIONS.cards, cardId));
+    if (!card || card.officialAppId !== this.options.officialAppId) throw new NotFoundError(`Card ${cardId} is not registered here`);
+    return card;
+  }
+
+  private async issuableCard(cardId: string): Promise<CardRegistration> {
+    const card = await this.registeredCard(cardId);
+    if (!card.issuable) throw new ForbiddenError(`Card ${cardId} is not issuable`);
+    return card;
+  }
+
+  private officialOpenid(user: CardUser): Promise<string> {
+    return this.links.get(user.unionid ?? `no-unionid:${user.openid}`, () =>
+      officialOpenidOf(this.options.store, this.options.officialAppId, user.unionid),
+    );
+  }
+
+  private async authorisedStaff(user: CardUser): Promise<string> {
+    const keys = [`openid:${user.openid}`, ...(user.unionid ? [`unionid:${user.unionid}`] : [])];
+    for (const key of keys) {
+      const staff = await this.options.store.get<StaffDoc>(COLLECTIONS.cardStaff, key);
+      if (staff?.role === 'redeemer') return key;
+    }
+    throw new ForbiddenError('Only staff authorised by the operator may redeem cards');
+  }
+
+  /** A WeChat call with the access_token (one recovery on 40001/42001); known errcodes become user-facing errors. */
+  private async wechat<T>(call: (token: string) => Promise<T>, known: Record<number, () => AppError | null> = {}): Promise<T> {
+    try {
+      return await withAccessToken(this.options.tokens, call);
+    } catch (error) {
+      if (error instanceof WechatApiError && known[error.errcode]) {
+        const mapped = known[error.errcode]!();
+        if (mapped === null) return undefined as T;
+        throw mapped;
+      }
+      throw error;
+    }
+  }
+}
