@@ -1,0 +1,148 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from '../../scripts/lib/cloudbaserc';
+import { callFunction, LOCAL_ACCOUNT, sandbox, startTestStack, upstreamCalls, user, type Stack } from '../helpers/stack';
+
+const run = promisify(execFile);
+const TEMPLATES = path.join(ROOT, 'scripts', 'card-templates');
+
+/** The operator's tool, as a newcomer runs it: npm run cards -- --local URL … */
+async function cards(stack: Stack, ...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/cards.ts', '--local', stack.url, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+  });
+  return stdout;
+}
+
+async function createCard(stack: Stack, template: string): Promise<string> {
+  const out = await cards(stack, 'create', path.join(TEMPLATES, template), '--logo', path.join(TEMPLATES, 'logo.png'), '--register');
+  const cardId = /card created: (p[0-9A-Za-z_-]{27})/.exec(out)?.[1];
+  expect(out).toContain(`registered ${cardId}`);
+  return cardId!;
+}
+
+/** Plays the WeChat app: wx.addCard with the cardList signCard returned, as the user `officialOpenid`. */
+function addCard(stack: Stack, officialOpenid: string, cardList: unknown): Promise<any> {
+  return sandbox(stack, 'POST', 'client/add-card', { appid: LOCAL_ACCOUNT.officialAppId, openid: officialOpenid, cardList });
+}
+
+const alice = user('o-mp-alice', 'u-alice');
+const bob = user('o-mp-bob', 'u-bob');
+const carol = user('o-mp-carol'); // no unionid: cannot be linked
+const staff = user('o-mp-staff', 'u-staff');
+
+describe('cards end to end: operator tools, signCard, wx.addCard, decryptCode, consumeCode', () => {
+  let stack: Stack;
+  let coupon: string;
+  let meeting: string;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ instancesPerFunction: 4 });
+    coupon = await createCard(stack, 'general-coupon.json');
+    meeting = await createCard(stack, 'meeting-ticket.json'); // custom code + bind_openid
+    await cards(stack, 'link-user', '--unionid', 'u-alice', '--openid', 'oOA-alice');
+    await cards(stack, 'link-user', '--unionid', 'u-bob', '--openid', 'oOA-bob');
+    await cards(stack, 'staff-add', '--openid', 'o-mp-staff', '--name', 'Front desk');
+  }, 60_000);
+  afterAll(() => stack.close());
+
+  it('signs a registered card that WeChat accepts, decrypts the code for its owner, and redeems it once', async () => {
+    const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon, outerStr: 'poster-a' }] }, alice);
+    expect(signed).toMatchObject({ ok: true, data: { cardList: [{ cardId: coupon, cardExt: expect.any(String) }] } });
+    const cardExt = JSON.parse(signed.data.cardList[0].cardExt);
+    expect(cardExt).toEqual({ timestamp: expect.stringMatching(/^\d{10}$/), nonce_str: expect.stringMatching(/^[0-9A-Za-z]{32}$/), outer_str: 'poster-a', signature: expect.stringMatching(/^[0-9a-f]{40}$/) });
+
+    const added = await addCard(stack, 'oOA-alice', signed.data.cardList);
+    expect(added).toMatchObject({ errMsg: 'addCard:ok', cardList: [{ isSuccess: true }] });
+    const encryptCode = added.cardList[0].code;
+
+    const opened = await callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, alice);
+    expect(opened).toEqual({ ok: true, data: { cardId: coupon, code: expect.stringMatching(/^\d{12}$/) } });
+    const { code } = opened.data;
+
+    // Bob holds Alice's encrypt_code (say, a forwarded screenshot): not a decryption oracle.
+    await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, bob)).resolves.toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+
+    await expect(callFunction(stack, 'consumeCode', { cardId: coupon, code }, alice)).resolves.toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    const first = await callFunction(stack, 'consumeCode', { cardId: coupon, code }, staff);
+    expect(first).toMatchObject({ ok: true, data: { status: 'consumed', cardId: coupon, code } });
+    const before = await upstreamCalls(stack);
+    const again = await callFunction(stack, 'consumeCode', { cardId: coupon, code }, staff);
+    expect(again).toMatchObject({ ok: true, data: { status: 'already_consumed', consumedAtMs: first.data.consumedAtMs } });
+    expect(await upstreamCalls(stack)).toEqual(before);
+    const sandboxCards = await sandbox(stack, 'GET', `cards?appid=${LOCAL_ACCOUNT.officialAppId}`);
+    expect(JSON.stringify(sandboxCards)).toContain('CONSUMED');
+  });
+
+  it('signs custom-code, bind_openid cards for the caller\'s own official-account openid only', async () => {
+    const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: meeting, code: 'SEAT0042' }] }, alice);
+    expect(signed).toMatchObject({ ok: true });
+    expect(JSON.parse(signed.data.cardList[0].cardExt)).toMatchObject({ code: 'SEAT0042', openid: 'oOA-alice' });
+    // Bob cannot add a card signed for Alice.
+    await expect(addCard(stack, 'oOA-bob', signed.data.cardList)).resolves.toMatchObject({ errMsg: expect.stringMatching(/^addCard:fail/) });
+    await expect(addCard(stack, 'oOA-alice', signed.data.cardList)).resolves.toMatchObject({ errMsg: 'addCard:ok' });
+  });
+
+  it.each([
+    { case: 'an unregistered card', data: () => ({ cards: [{ cardId: 'pUNREGISTERED000000000000000' }] }), who: alice, code: 'NOT_FOUND' },
+    { case: 'a custom-code card without its code', data: (ids: Ids) => ({ cards: [{ cardId: ids.meeting }] }), who: alice, code: 'INVALID_INPUT' },
+    { case: 'a code for a card without custom codes', data: (ids: Ids) => ({ cards: [{ cardId: ids.coupon, code: '123' }] }), who: alice, code: 'INVALID_INPUT' },
+    { case: 'a bind_openid card for a user with no unionid', data: (ids: Ids) => ({ cards: [{ cardId: ids.meeting, code: 'SEAT0001' }] }), who: carol, code: 'NOT_ELIGIBLE' },
+    { case: 'an empty list', data: () => ({ cards: [] }), who: alice, code: 'INVALID_INPUT' },
+    { case: 'eleven cards', data: (ids: Ids) => ({ cards: Array.from({ length: 11 }, () => ({ cardId: ids.coupon })) }), who: alice, code: 'INVALID_INPUT' },
+    { case: 'a client-chosen openid', data: (ids: Ids) => ({ cards: [{ cardId: ids.coupon }], openid: 'oOA-bob' }), who: alice, code: 'INVALID_INPUT' },
+    { case: 'a malformed card id', data: () => ({ cards: [{ cardId: 42 }] }), who: alice, code: 'INVALID_INPUT' },
+  ])('refuses $case with a typed error', async ({ data, who, code }) => {
+    const result = await callFunction(stack, 'signCard', data({ coupon, meeting }), who);
+    expect(result).toMatchObject({ ok: false, error: { code } });
+  });
+
+  it('tells an unlinked user how to link, in words the client can show', async () => {
+    const result = await callFunction(stack, 'signCard', { cards: [{ cardId: meeting, code: 'SEAT0002' }] }, user('o-mp-dave', 'u-dave'));
+    expect(result).toMatchObject({ ok: false, error: { code: 'NOT_ELIGIBLE', message: expect.stringMatching(/follow the official account/) } });
+  });
+
+  it('refuses a garbled encrypt code and cards it does not know', async () => {
+    await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode: 'AAAAAAAAAAAAAAAA' }, alice)).resolves.toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
+    await expect(callFunction(stack, 'decryptCode', { cardId: 'pUNREGISTERED000000000000000', encryptCode: 'AAAAAAAAAAAAAAAA' }, alice)).resolves.toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+  });
+
+  it('recovers once when the token expires in the middle of a decrypt', async () => {
+    const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon }] }, bob);
+    const added = await addCard(stack, 'oOA-bob', signed.data.cardList);
+    await sandbox(stack, 'POST', 'tokens/expire', { appid: LOCAL_ACCOUNT.officialAppId });
+    const opened = await callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode: added.cardList[0].code }, bob);
+    expect(opened).toMatchObject({ ok: true, data: { cardId: coupon } });
+  });
+
+  it('signs for many users at once with no WeChat call once warm', async () => {
+    await Promise.all(Array.from({ length: 8 }, (_, i) => callFunction(stack, 'signCard', { cards: [{ cardId: coupon }] }, user(`o-warm-${i}`))));
+    const before = await upstreamCalls(stack);
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => callFunction(stack, 'signCard', { cards: [{ cardId: coupon }, { cardId: coupon }] }, user(`o-many-${i}`))),
+    );
+    expect(results.every((result) => result.ok)).toBe(true);
+    const nonces = results.flatMap((result) => result.data.cardList.map((item: { cardExt: string }) => JSON.parse(item.cardExt).nonce_str));
+    expect(new Set(nonces).size).toBe(120);
+    expect(await upstreamCalls(stack)).toEqual(before);
+  });
+
+  it('rate-limits one user', async () => {
+    const greedy = user('o-mp-greedy');
+    const results = [];
+    for (let i = 0; i < 25 * 4; i += 1) results.push(await callFunction(stack, 'signCard', { cards: [{ cardId: coupon }] }, greedy));
+    expect(results.some((result) => result.ok === false && result.error.code === 'RATE_LIMITED')).toBe(true);
+  });
+
+  it('stops signing a card the operator unregisters', async () => {
+    const gift = await createCard(stack, 'gift.json');
+    expect(await cards(stack, 'unregister', gift)).toContain('no longer issuable');
+    expect(await cards(stack, 'list')).toMatch(new RegExp(`${gift}\\s+stopped`));
+    const result = await callFunction(stack, 'signCard', { cards: [{ cardId: gift }] }, alice);
+    expect(result).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+  });
+});
+
+type Ids = { coupon: string; meeting: string };
