@@ -6,6 +6,8 @@ import { CredentialOwner } from '../../shared/credentials/owner';
 import { CredentialReader, withAccessToken } from '../../shared/credentials/reader';
 import { createTokenOwner } from '../../shared/credentials/services';
 import { createCloudBaseStore, type CloudDatabase } from '../../shared/store/cloudbase';
+import { createNodeSdkStore } from '../../shared/store/nodeSdk';
+import tcb from '@cloudbase/node-sdk';
 import { COLLECTIONS, type DocumentStore } from '../../shared/store/port';
 import { WechatApiError } from '../../shared/errors';
 
@@ -24,6 +26,11 @@ const quiet = createLogger({}, { write: () => undefined });
 
 let cloudBase: LocalCloudBase & { url: string };
 let store: DocumentStore;
+const adapters: Record<string, () => DocumentStore> = {
+  'wx-server-sdk (functions)': () => store,
+  '@cloudbase/node-sdk (scripts)': () =>
+    createNodeSdkStore(tcb.init({ env: 'local-env', secretId: 'x', secretKey: 'y', serviceUrl: cloudBase.url } as never).database()),
+};
 
 beforeAll(async () => {
   Object.assign(process.env, SCF_ENV);
@@ -39,7 +46,13 @@ afterAll(async () => {
   process.env = savedEnv;
 });
 
-describe('DocumentStore over wx-server-sdk (CloudBase adapter)', () => {
+describe.each(Object.keys(adapters))('DocumentStore over %s', (adapter) => {
+  let store: DocumentStore;
+  beforeAll(async () => {
+    store = adapters[adapter]!();
+    for (const doc of cloudBase.dump('things')) await store.remove('things', String(doc._id));
+  });
+
   it('inserts with a unique _id and refuses a duplicate without writing', async () => {
     await expect(store.insert('things', { _id: 'a', n: 1 })).resolves.toBe(true);
     await expect(store.insert('things', { _id: 'a', n: 2 })).resolves.toBe(false);
@@ -94,7 +107,7 @@ describe('DocumentStore over wx-server-sdk (CloudBase adapter)', () => {
   });
 
   it('wraps service errors in a StoreError that keeps the service message', async () => {
-    await expect(store.get('no_such_collection', 'x')).rejects.toThrow(/get on no_such_collection failed: .*-502005 database collection not exists/);
+    await expect(store.get('no_such_collection', 'x')).rejects.toThrow(/get on no_such_collection failed: .*collection no_such_collection does not exist/);
   });
 });
 
