@@ -6,7 +6,7 @@ export type CredentialKind = 'access_token' | 'ticket:wx_card' | 'ticket:jsapi';
 /** Why a credential was fetched: the timer refreshing ahead, a request finding none, or a recovery after a rejection. */
 export type CredentialSource = 'timer' | 'demand' | 'recover';
 
-/** A usable credential. `version` increases with every fetch and identifies the value without carrying it. */
+/** A usable credential. `version` increases whenever the value changes, so it names the value without carrying it. */
 export interface Credential {
   value: string;
   expiresAtMs: number;

@@ -208,6 +208,10 @@ export class CredentialOwner {
       registerSecret(fetched.value);
       const expiresAtMs = startedAtMs + fetched.expiresInSeconds * 1000;
       const fetchedAtMs = this.now();
+      // stable_token in normal mode may hand back the value already cached, with a later expiry. The
+      // version names the value (compare-and-expire matches on it), so it moves only when the value does.
+      const changed = fetched.value !== doc.value;
+      const version = changed ? doc.version + 1 : doc.version;
       await this.store.update(
         COLLECTIONS.credentials,
         { _id: this.id },
@@ -223,16 +227,16 @@ export class CredentialOwner {
             lastError: null,
             rejectedAtMs: 0,
           },
-          inc: { version: 1 },
+          ...(changed ? { inc: { version: 1 } } : {}),
         },
       );
       this.options.log.info('credential refreshed', {
         kind: this.options.kind,
         source,
-        version: doc.version + 1,
+        version,
         expiresInSeconds: fetched.expiresInSeconds,
       });
-      return { value: fetched.value, expiresAtMs, version: doc.version + 1 };
+      return { value: fetched.value, expiresAtMs, version };
     } catch (error) {
       await this.releaseWithBackoff(error);
       throw error;
