@@ -14,6 +14,22 @@ const DEFAULTS: Record<string, string> = {
   CARD_RATE_LIMIT_PER_MINUTE: '20',
 };
 
+/**
+ * Settings of optional features: deploy goes ahead without them, and says what will not work.
+ * sendRedPacket answers CONFIG_INVALID until they are set (cards and credentials do not need them).
+ */
+export const OPTIONAL_FEATURES: Record<string, { feature: string; variables: string[] }> = {
+  redPackets: { feature: 'red packets (sendRedPacket)', variables: ['WX_MP_APPID', 'PAY_MCH_ID', 'PAY_API_KEY'] },
+};
+const OPTIONAL = new Set(Object.values(OPTIONAL_FEATURES).flatMap((feature) => feature.variables));
+
+/** The features left off because their settings are all unset. */
+export function featuresOff(given: Record<string, string | undefined>): string[] {
+  return Object.values(OPTIONAL_FEATURES)
+    .filter(({ variables }) => variables.every((name) => !given[name]))
+    .map(({ feature, variables }) => `${feature}: ${variables.join(', ')} not set`);
+}
+
 interface Args {
   dryRun: boolean;
   envFiles: string[];
@@ -49,9 +65,17 @@ function collectEnv(envFiles: string[]): Record<string, string | undefined> {
 export function checkDeploySettings(given: Record<string, string | undefined>): string[] {
   const env = { ...DEFAULTS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined && value !== '')) };
   const problems: string[] = [];
+  const off = new Set(
+    Object.values(OPTIONAL_FEATURES)
+      .filter(({ variables }) => variables.every((name) => !env[name]))
+      .flatMap(({ variables }) => variables),
+  );
   for (const name of new Set(['ENV_ID', ...templateVariables()])) {
     const value = env[name];
-    if (value === undefined || value.trim() === '') problems.push(`${name} is missing (set it in .env; see .env.example)`);
+    if (value === undefined || value.trim() === '') {
+      // A feature left off entirely is fine; half its settings is a mistake worth stopping for.
+      if (!off.has(name)) problems.push(`${name} is missing (set it in .env; see .env.example)${OPTIONAL.has(name) ? ' — or leave all of its feature\'s settings unset' : ''}`);
+    }
     // tcb substitutes values as raw text inside JSON: these characters would corrupt it.
     else if (/["\\\n\r]/.test(value)) problems.push(`${name} contains a quote, backslash or newline, which tcb's templating cannot carry`);
   }
@@ -103,6 +127,7 @@ async function main(): Promise<void> {
     console.error(`Not deploying; fix these settings first:\n  - ${problems.join('\n  - ')}`);
     process.exit(1);
   }
+  for (const notice of featuresOff(env)) console.log(`note: ${notice}; that function will answer CONFIG_INVALID until they are`);
   const command = ['fn', 'deploy', '--all', '--force', '--envId', env.ENV_ID!];
   if (args.dryRun) {
     console.log(`settings ok; would build and run: tcb ${command.join(' ')}`);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DIST_DIR, type BuiltFunction } from '../../scripts/build';
 import { loadCloudbaseRc, nodeTargetOf, ROOT, templateVariables } from '../../scripts/lib/cloudbaserc';
-import { checkDeploySettings } from '../../scripts/deploy';
+import { checkDeploySettings, featuresOff } from '../../scripts/deploy';
 
 // globalSetup has built dist/ with `npm run build`'s code.
 const report = JSON.parse(readFileSync(path.join(DIST_DIR, 'build-report.json'), 'utf8')) as BuiltFunction[];
@@ -95,8 +95,23 @@ describe('npm run deploy', () => {
     WX_API_BASE_URL: 'https://api.weixin.qq.com',
   };
 
+  const redPackets = { WX_MP_APPID: 'wx00000000000000b2', PAY_MCH_ID: '1900000109', PAY_API_KEY: '0123456789abcdef0123456789abcdef' };
+
   it('accepts complete settings', () => {
+    expect(checkDeploySettings({ ...complete, ...redPackets })).toEqual([]);
+    expect(featuresOff({ ...complete, ...redPackets })).toEqual([]);
+  });
+
+  it('deploys without red packets when none of their settings is given, and says so', () => {
     expect(checkDeploySettings(complete)).toEqual([]);
+    expect(featuresOff(complete)).toEqual(['red packets (sendRedPacket): WX_MP_APPID, PAY_MCH_ID, PAY_API_KEY not set']);
+  });
+
+  it('stops on half of a feature\'s settings', () => {
+    expect(checkDeploySettings({ ...complete, PAY_MCH_ID: '1900000109' })).toEqual([
+      "WX_MP_APPID is missing (set it in .env; see .env.example) — or leave all of its feature's settings unset",
+      "PAY_API_KEY is missing (set it in .env; see .env.example) — or leave all of its feature's settings unset",
+    ]);
   });
 
   it('names every missing or unusable setting', () => {
