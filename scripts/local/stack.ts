@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { COLLECTIONS } from '../../shared/store/port';
 import { DIST_DIR } from '../build';
@@ -7,6 +8,8 @@ import { hasFixedEgressIp, loadCloudbaseRc, ROOT } from '../lib/cloudbaserc';
 import { createLocalCloudBase, type LocalCloudBase } from './cloudbase';
 import { createFunctionHost, type Caller, type FunctionHost, type InvocationResult } from './host';
 import { createWechatSandbox, type WechatSandbox } from './sandbox';
+import { ensureTestCertificates } from './certs';
+import { PAY_CONTROL_PREFIX, startPaySandbox, type PaySandbox } from './paysandbox';
 
 /**
  * The values the local stack runs with. They are not secrets: the sandbox knows them and
@@ -17,6 +20,9 @@ export const LOCAL_ACCOUNT = {
   officialAppId: 'wx10ca1000000000a1',
   officialAppSecret: 'LocalSandboxAppSecret0000000001',
   miniProgramAppId: 'wx10ca1000000000b2',
+  /** The local WeChat Pay merchant (商户号) and its APIv2 key; the Pay sandbox knows only these. */
+  mchId: '1900000109',
+  payApiKey: 'LocalSandboxPayApiKey00000000001',
 } as const;
 
 /** The "fixed outbound IP" of the local environment: getToken's sockets leave from here. */
@@ -35,6 +41,12 @@ export interface StackOptions {
   quiet?: boolean;
   /** Overrides of the sandbox options (quotas, clock). */
   sandbox?: { tokenDailyQuota?: number; stableTokenDailyQuota?: number; ticketDailyQuota?: number };
+  /** Where the Pay sandbox's test CA and certificates live (reused when present). Default `.local/certs`, or a temp folder when dataDir is null. */
+  certsDir?: string;
+  /** The Pay sandbox: the merchant's starting balance and WeChat's limits (defaults: 1,000,000 fen, 30/s, 10 and 100000 fen per user a day). */
+  paySandbox?: { balanceFen?: number; rateLimitPerSecond?: number; userDailyCount?: number; userDailyAmountFen?: number; sendingDelayMs?: number };
+  /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS; the certificate as p12 or PEM). */
+  redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem' };
 }
 
 export interface Stack {
@@ -43,12 +55,16 @@ export interface Stack {
   cloudbase: LocalCloudBase;
   host: FunctionHost;
   sandbox: WechatSandbox;
+  /** The WeChat Pay sandbox (its Pay API on its own HTTPS port; control API under `/__sandbox/pay/`). */
+  pay: PaySandbox;
   /** Invokes a function as `caller` through the host (what POST /functions/<name> does). */
   invoke(name: string, data: unknown, caller: Caller): Promise<InvocationResult>;
   close(): Promise<void>;
 }
 
 export const DEFAULT_DATA_DIR = path.join(ROOT, '.local', 'cloudbase');
+/** The Pay sandbox's test CA and certificates for `npm start` (ignored by git with the rest of .local). */
+export const DEFAULT_CERTS_DIR = path.join(ROOT, '.local', 'certs');
 
 function readBody(req: http.IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -66,6 +82,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let cloudbase: LocalCloudBase | null = null;
   let host: FunctionHost | null = null;
   let sandbox: WechatSandbox | null = null;
+  let pay: PaySandbox | null = null;
 
   const server = http.createServer((req, res) => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
@@ -73,7 +90,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { type: 'StackError', message: error instanceof Error ? error.message : String(error) } }));
     };
-    if (!cloudbase || !host || !sandbox) {
+    if (!cloudbase || !host || !sandbox || !pay) {
       void readBody(req).then(() => {
         res.writeHead(503, { 'content-type': 'application/json' });
         res.end('{"error":{"type":"Starting","message":"the local stack is starting"}}');
@@ -82,6 +99,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     if (pathname === '/admin') cloudbase.handle(req, res).catch(fail);
     else if (pathname === '/functions' || pathname.startsWith('/functions/')) host.handle(req, res).catch(fail);
+    else if (pathname.startsWith(`${PAY_CONTROL_PREFIX}/`)) pay.handleControl(req, res).catch(fail);
     else if (pathname.startsWith('/__sandbox')) sandbox.handleControl(req, res).catch(fail);
     else if (pathname === '/__local/stats') {
       void readBody(req).then(() => {
@@ -108,6 +126,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WX_OA_APPSECRET: LOCAL_ACCOUNT.officialAppSecret,
     WX_TOKEN_MODE: tokenMode,
     WX_API_BASE_URL: url,
+    WX_MP_APPID: LOCAL_ACCOUNT.miniProgramAppId,
+    PAY_MCH_ID: LOCAL_ACCOUNT.mchId,
+    PAY_API_KEY: LOCAL_ACCOUNT.payApiKey,
   });
 
   sandbox = createWechatSandbox({
@@ -116,6 +137,32 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.sandbox,
   });
   const dataDir = options.dataDir === undefined ? DEFAULT_DATA_DIR : options.dataDir;
+  const certsDir = options.certsDir ?? (dataDir === null ? path.join(os.tmpdir(), 'wx-local-stack-certs') : DEFAULT_CERTS_DIR);
+  const certs = await ensureTestCertificates(certsDir, { mchId: LOCAL_ACCOUNT.mchId });
+  const { balanceFen, ...payLimits } = options.paySandbox ?? {};
+  pay = await startPaySandbox({
+    merchants: [{
+      mchId: LOCAL_ACCOUNT.mchId,
+      apiKey: LOCAL_ACCOUNT.payApiKey,
+      balanceFen: balanceFen ?? 1_000_000,
+      appIds: { officialAccount: [LOCAL_ACCOUNT.officialAppId], miniProgram: [LOCAL_ACCOUNT.miniProgramAppId] },
+    }],
+    tls: { caPem: certs.caPem, certPem: certs.serverCertPem, keyPem: certs.serverKeyPem },
+    ...payLimits,
+  });
+  // Only the local stack trusts the sandbox's CA and hands the certificate over in the environment;
+  // a deployment leaves PAY_CA_PEM unset and keeps the certificate in the database (README).
+  const redPacket = options.redPacket ?? {};
+  const localPayEnv: Record<string, string> = {
+    PAY_API_BASE_URL: pay.url,
+    PAY_CA_PEM: certs.caPem,
+    PAY_SENDS_PER_SECOND: String(redPacket.sendsPerSecond ?? 30),
+    PAY_TIMEOUT_MS: String(redPacket.payTimeoutMs ?? 2000),
+    RP_CLAIM_LEASE_MS: String(redPacket.claimLeaseMs ?? 30_000),
+    ...(redPacket.certificate === 'pem'
+      ? { PAY_MCH_CERT_PEM: certs.merchantCertPem, PAY_MCH_KEY_PEM: certs.merchantKeyPem }
+      : { PAY_MCH_P12_BASE64: certs.merchantP12Base64 }),
+  };
   const hostRef: { current: FunctionHost | null } = { current: null };
   cloudbase = await createLocalCloudBase({
     ...(dataDir === null ? {} : { dataDir }),
@@ -131,7 +178,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     distDir: DIST_DIR,
     functions: rc.functions.map((entry) => ({
       name: entry.name,
-      envVariables: entry.envVariables,
+      envVariables: entry.name === 'sendRedPacket' ? { ...entry.envVariables, ...localPayEnv } : entry.envVariables,
       timeoutSeconds: entry.timeout,
       triggers: entry.triggers.map(({ name, config }) => ({ name, config })),
       fixedEgressIp: hasFixedEgressIp(entry),
@@ -145,7 +192,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   hostRef.current = host;
 
-  const running = { cloudbase, host, sandbox };
+  const running = { cloudbase, host, sandbox, pay };
   return {
     url,
     port,
@@ -158,6 +205,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         server.closeAllConnections();
       });
       await running.cloudbase.close();
+      await running.pay.close();
     },
   };
 }

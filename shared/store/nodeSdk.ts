@@ -1,5 +1,5 @@
 import { StoreError } from '../errors';
-import { toCloudQuery, toCloudUpdate, type CloudDatabase } from './cloudbase';
+import { runCloudTransaction, toCloudQuery, toCloudUpdate, type CloudDatabase } from './cloudbase';
 import type { DocumentStore, FindOptions, StoredDoc } from './port';
 
 /**
@@ -19,7 +19,7 @@ function checked(operation: string, collection: string, result: Result): Result 
 
 export function createNodeSdkStore(database: unknown): DocumentStore {
   // node-sdk's typings differ from wx-server-sdk's; only `command` is shared with the other adapter.
-  const db = database as { command: CloudDatabase['command']; collection(name: string): any };
+  const db = database as Pick<CloudDatabase, 'command' | 'startTransaction'> & { collection(name: string): any };
   const _ = db.command;
   const run = async (operation: string, collection: string, work: () => Promise<Result>): Promise<Result> => {
     let result: Result;
@@ -66,5 +66,6 @@ export function createNodeSdkStore(database: unknown): DocumentStore {
       const result = await run('count', collection, () => db.collection(collection).where(toCloudQuery(_, where)).count());
       return Number(result.total ?? 0);
     },
+    transaction: (work, options) => runCloudTransaction(db, 'node-sdk', work, options),
   };
 }

@@ -2,6 +2,7 @@
  * The persistence port. The core talks only to this interface; adapters map it onto the
  * CloudBase database (wx-server-sdk inside functions, @cloudbase/node-sdk in scripts).
  */
+import { StoreError } from '../errors';
 
 export type Scalar = string | number | boolean | null;
 
@@ -49,6 +50,45 @@ export interface DocumentStore {
   remove(collection: string, id: string): Promise<boolean>;
   find<T extends StoredDoc>(collection: string, where: Where, options?: FindOptions): Promise<T[]>;
   count(collection: string, where: Where): Promise<number>;
+  /**
+   * Runs `work` in one database transaction and commits it. A write conflict (another
+   * transaction touched the same documents first) starts `work` over, a bounded number of times
+   * with a small jittered back-off; anything `work` throws rolls back and is rethrown as it is.
+   * Only single-document operations exist inside (CloudBase transactions have no `where`).
+   */
+  transaction<T>(work: (tx: TransactionScope) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+/** What a transaction may do: single-document reads and writes, seen by others only at commit. */
+export interface TransactionScope {
+  get<T extends StoredDoc>(collection: string, id: string): Promise<T | null>;
+  /** Inserts a document with its own `_id`; an existing `_id` fails the transaction. */
+  insert(collection: string, doc: StoredDoc & Record<string, unknown>): Promise<void>;
+  /** Replaces the document, creating it when absent. */
+  put(collection: string, doc: StoredDoc & Record<string, unknown>): Promise<void>;
+  /** Applies the patch to the document `id` (a missing document is left missing). */
+  update(collection: string, id: string, patch: Patch): Promise<void>;
+  remove(collection: string, id: string): Promise<void>;
+}
+
+/** Bounds of {@link DocumentStore.transaction}'s conflict retries. */
+export interface TransactionOptions {
+  /** Runs of `work` in all, the first included (default 10). */
+  maxAttempts?: number;
+  /** Upper bound of the first back-off; it doubles per conflict up to 8× and is jittered (default 10). */
+  backoffMs?: number;
+}
+
+/**
+ * Every run of a transaction lost a write conflict. Retryable by the caller later; the hot
+ * document is usually a counter many users update at once.
+ */
+export class TransactionConflictError extends StoreError {
+  readonly attempts: number;
+  constructor(attempts: number, options: { cause?: unknown } = {}) {
+    super(`The transaction lost ${attempts} write conflicts in a row`, options);
+    this.attempts = attempts;
+  }
 }
 
 /** The collections this product uses; created by `npm run deploy` and by the local stack. */
@@ -62,4 +102,14 @@ export const COLLECTIONS = {
   cardStaff: 'card_staff',
   /** One record per redeemed code: the idempotency key of a scan. */
   cardRedemptions: 'card_redemptions',
+  /** Red-packet campaigns: definition, budget and claim counters (`_id` = campaign id). */
+  redPacketCampaigns: 'rp_campaigns',
+  /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
+  redPacketSlots: 'rp_slots',
+  /** One claim per (campaign, user) (`_id` = `<campaignId>:<userKey>`): the reservation and its payment state. */
+  redPacketClaims: 'rp_claims',
+  /** Rate-limit and pacing counters, one per key and time window; swept by the reconciler. */
+  redPacketCounters: 'rp_counters',
+  /** Merchant API certificates by mch_id, when they are not in the environment. */
+  payMerchantCerts: 'pay_merchant_certs',
 } as const;

@@ -1,0 +1,106 @@
+/**
+ * sendRedPacket's settings, read once per instance from the environment, and the dependencies
+ * built from them. The merchant certificate is loaded (from the environment, else the database)
+ * on the first Pay call and kept for the life of the warm instance.
+ */
+import { isIPv4 } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { APPID_PATTERN, type EnvReader } from '../config';
+import { registerSecret, type Logger } from '../log';
+import { certificateFrom, createMerchantAgent, loadMerchantCertificate, type MerchantCertificate } from '../pay/certificate';
+import { createRedPacketPayClient, type RedPacketPayClient } from '../pay/redpacket';
+import type { DocumentStore } from '../store/port';
+import type { RedPacketDeps, RedPacketSettings } from './service';
+
+/** Everything sendRedPacket reads from its environment. */
+export interface RedPacketFunctionConfig {
+  settings: RedPacketSettings;
+  pay: {
+    baseUrl: string;
+    mchId: string;
+    timeoutMs: number;
+    /** Extra CA for the Pay server (the local sandbox); unset in production. */
+    caPem: string | undefined;
+    /** From the environment; undefined = read `pay_merchant_certs/<mchId>` from the database. */
+    certificate: MerchantCertificate | undefined;
+  };
+  /** Claims one reconciler run looks at, at most. */
+  reconcileBatch: number;
+}
+
+const MCH_ID_PATTERN = /^[0-9]{6,16}$/;
+const API_KEY_PATTERN = /^[0-9A-Za-z]{32}$/;
+
+/** Reads and checks the settings; one ConfigError names every problem. */
+export function readRedPacketConfig(reader: EnvReader): RedPacketFunctionConfig {
+  const mchId = reader.string('PAY_MCH_ID', { pattern: MCH_ID_PATTERN, hint: 'the merchant id (商户号), digits' });
+  const apiKey = reader.string('PAY_API_KEY', { pattern: API_KEY_PATTERN, hint: 'the APIv2 key, 32 letters and digits' });
+  const clientIp = reader.optionalString('PAY_CLIENT_IP') ?? '127.0.0.1';
+  const settings: RedPacketSettings = {
+    apiKey,
+    officialAppId: reader.string('WX_OA_APPID', { pattern: APPID_PATTERN, hint: 'the official account AppID, wx + 16 hex digits' }),
+    miniProgramAppId: reader.string('WX_MP_APPID', { pattern: APPID_PATTERN, hint: 'the mini-program AppID, wx + 16 hex digits' }),
+    sendsPerSecond: reader.int('PAY_SENDS_PER_SECOND', { fallback: 30, min: 1, max: 1800 }),
+    clientIp,
+    claimLeaseMs: reader.int('RP_CLAIM_LEASE_MS', { fallback: 30_000, min: 5_000, max: 600_000 }),
+  };
+  const baseUrl = reader.url('PAY_API_BASE_URL', 'https://api.mch.weixin.qq.com');
+  const timeoutMs = reader.int('PAY_TIMEOUT_MS', { fallback: 5_000, min: 200, max: 30_000 });
+  const reconcileBatch = reader.int('RP_RECONCILE_BATCH', { fallback: 50, min: 1, max: 500 });
+  const caPem = reader.optionalString('PAY_CA_PEM');
+  const values = {
+    p12Base64: reader.optionalString('PAY_MCH_P12_BASE64'),
+    passphrase: reader.optionalString('PAY_MCH_P12_PASSPHRASE'),
+    certPem: reader.optionalString('PAY_MCH_CERT_PEM'),
+    keyPem: reader.optionalString('PAY_MCH_KEY_PEM'),
+  };
+  if (!isIPv4(clientIp)) reader.string('PAY_CLIENT_IP', { pattern: /^$/, hint: 'an IPv4 address' });
+  reader.done();
+  registerSecret(apiKey);
+  const source = values.p12Base64 ? 'PAY_MCH_P12_BASE64' : 'PAY_MCH_CERT_PEM/PAY_MCH_KEY_PEM';
+  return {
+    settings,
+    pay: { baseUrl, mchId, timeoutMs, caPem, certificate: certificateFrom(values, mchId, source) },
+    reconcileBatch,
+  };
+}
+
+/** The use cases' dependencies for one instance. */
+export function createRedPacketDeps(config: RedPacketFunctionConfig, options: { store: DocumentStore; log: Logger }): RedPacketDeps {
+  const { pay } = config;
+  const build = async (): Promise<RedPacketPayClient> => {
+    const certificate = pay.certificate ?? (await loadMerchantCertificate(options.store, pay.mchId));
+    const agent = createMerchantAgent(certificate, pay.caPem === undefined ? {} : { caPem: pay.caPem });
+    return createRedPacketPayClient({ baseUrl: pay.baseUrl, mchId: pay.mchId, apiKey: config.settings.apiKey, agent, timeoutMs: pay.timeoutMs });
+  };
+  return {
+    store: options.store,
+    log: options.log,
+    pay: lazyPayClient(pay.mchId, build),
+    now: Date.now,
+    sleep: (ms) => sleep(ms),
+    settings: config.settings,
+  };
+}
+
+/**
+ * A client built on first use and kept; a failed build (a broken certificate) is not kept, so
+ * fixing the database document takes effect without a redeploy.
+ */
+export function lazyPayClient(mchId: string, build: () => Promise<RedPacketPayClient>): RedPacketPayClient {
+  let pending: Promise<RedPacketPayClient> | null = null;
+  const client = (): Promise<RedPacketPayClient> => {
+    pending ??= build().catch((error: unknown) => {
+      pending = null;
+      throw error;
+    });
+    return pending;
+  };
+  return {
+    mchId,
+    prepare: async () => (await client()).prepare(),
+    sendCash: async (request) => (await client()).sendCash(request),
+    sendMiniProgram: async (request) => (await client()).sendMiniProgram(request),
+    query: async (mchBillno, appId) => (await client()).query(mchBillno, appId),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Fixed-window counters shared by every instance: one document per (key, window) in
+ * `rp_counters`, raised only by a conditional increment (`count < limit`), so any number of
+ * instances together never pass the limit. Used for the per-user and per-campaign claim limits
+ * and for pacing sends under the merchant's rate limit.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DocumentStore, StoredDoc } from '../store/port';
+import { COLLECTIONS } from '../store/port';
+
+/** A counter window (`_id` = `<key>@<windowStartMs>`). */
+export interface CounterDoc extends StoredDoc {
+  count: number;
+  /** The sweep removes the document after this. */
+  expiresAtMs: number;
+}
+
+/** Keep a window's document a little past its end, so a late increment still finds it. */
+const COUNTER_GRACE_MS = 60_000;
+
+/**
+ * Takes one unit of `key`'s current window if fewer than `limit` are taken. Returns 0 when taken,
+ * else the milliseconds until the window ends (when trying again makes sense).
+ */
+export async function takeFromWindow(
+  store: DocumentStore,
+  key: string,
+  limit: number,
+  windowMs: number,
+  nowMs: number,
+): Promise<number> {
+  const windowStartMs = Math.floor(nowMs / windowMs) * windowMs;
+  const id = `${key}@${windowStartMs}`;
+  const collection = COLLECTIONS.redPacketCounters;
+  if ((await store.update(collection, { _id: id, count: { lt: limit } }, { inc: { count: 1 } })) === 1) return 0;
+  // The window's document may not exist yet: the first taker creates it. Losing that race means
+  // someone else created it, and the conditional increment decides again.
+  if (await store.insert(collection, { _id: id, count: 1, expiresAtMs: windowStartMs + windowMs + COUNTER_GRACE_MS })) return 0;
+  if ((await store.update(collection, { _id: id, count: { lt: limit } }, { inc: { count: 1 } })) === 1) return 0;
+  return windowStartMs + windowMs - nowMs;
+}
+
+/** Waits for a send slot of the merchant (`sendsPerSecond` across instances); false after `maxWaitMs`. */
+export async function waitForSendSlot(
+  store: DocumentStore,
+  mchId: string,
+  sendsPerSecond: number,
+  options: { now: () => number; maxWaitMs: number },
+): Promise<boolean> {
+  const deadlineMs = options.now() + options.maxWaitMs;
+  for (let tries = 0; tries < 100; tries += 1) {
+    const waitMs = await takeFromWindow(store, `pace:${mchId}`, sendsPerSecond, 1000, options.now());
+    if (waitMs === 0) return true;
+    if (options.now() + waitMs > deadlineMs) return false;
+    // A little jitter so the instances that waited do not all hit the next window's document at once.
+    await sleep(waitMs + Math.random() * 20);
+  }
+  return false;
+}
+
+/** Removes up to `limit` expired counter documents; returns how many. */
+export async function sweepCounters(store: DocumentStore, nowMs: number, limit: number): Promise<number> {
+  const expired = await store.find<CounterDoc>(COLLECTIONS.redPacketCounters, { expiresAtMs: { lt: nowMs } }, { limit });
+  let removed = 0;
+  for (const doc of expired) if (await store.remove(COLLECTIONS.redPacketCounters, doc._id)) removed += 1;
+  return removed;
+}
