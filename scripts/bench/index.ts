@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { DIST_DIR, type BuiltFunction } from '../build';
 import { loadCloudbaseRc, nodeTargetOf, ROOT } from '../lib/cloudbaserc';
 import { LOCAL_ACCOUNT, startStack, type Stack } from '../local/stack';
+import { benchRedPackets } from './redpacket';
 
 /**
  * `npm run bench`: measurements printed as tables, each against a baseline measured in the same run.
@@ -255,6 +256,8 @@ async function main(): Promise<void> {
   );
   table('Warm path through the function host (target: 0 database requests, 0 upstream calls per call)', await warmPath());
   table('Bundles: size and cold require() time (target: our code adds under 15 ms)', await bundles());
+  const redPackets = await benchRedPackets();
+  table(redPackets.title, redPackets.rows);
 }
 
 main().catch((error: unknown) => {
