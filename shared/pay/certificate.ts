@@ -104,7 +104,7 @@ function tlsIdentity(certificate: MerchantCertificate): { pfx: Buffer; passphras
       ? `${certificate.source}: the certificate looks like a base64 p12, not PEM — give it as the p12 instead`
       : `${certificate.source}: the certificate is not PEM (-----BEGIN CERTIFICATE-----, apiclient_cert.pem)`);
   }
-  if (!PEM_KEY.test(key)) problems.push(`${certificate.source}: the private key is not PEM (-----BEGIN PRIVATE KEY-----, apiclient_key.pem)`);
+  if (!PEM_KEY.test(key)) problems.push(`${certificate.source}: the private key is not a PEM private key (apiclient_key.pem)`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { cert, key };
 }
