@@ -5,7 +5,7 @@
  * send takes its `mchBillno` from the caller; nothing in this file invents one.
  */
 import type https from 'node:https';
-import type { Got } from 'got';
+import { lazyGot } from '../wechat/http';
 import { createNonce } from '../signing/nonce';
 import { PayXmlError } from '../errors';
 import { parsePayXml, signedPayXml, type PayXmlFields } from './xml';
@@ -86,18 +86,11 @@ const HB_STATUSES: ReadonlySet<string> = new Set(['SENDING', 'SENT', 'FAILED', '
 
 /** The red-packet client over one HTTP layer (got, loaded on the first call to keep cold starts cheap). */
 export function createRedPacketPayClient(options: PayClientOptions): RedPacketPayClient {
-  let clientPromise: Promise<Got> | null = null;
-  const client = (): Promise<Got> =>
-    (clientPromise ??= import('got').then(({ default: got }) =>
-      got.extend({
-        prefixUrl: options.baseUrl,
-        timeout: { request: options.timeoutMs ?? 5000 },
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        agent: { https: options.agent },
-        headers: { 'content-type': 'text/xml; charset=utf-8', 'user-agent': 'wx-cards-redpackets-cloudbase' },
-      }),
-    ));
+  const client = lazyGot({
+    baseUrl: options.baseUrl,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    extend: { agent: { https: options.agent }, headers: { 'content-type': 'text/xml; charset=utf-8' } },
+  });
 
   async function post(endpoint: PayEndpoint, params: Record<string, string | number | undefined>): Promise<PayXmlFields> {
     const body = signedPayXml(params, options.apiKey);

@@ -1,4 +1,4 @@
-import type { Got } from 'got';
+import type { ExtendOptions, Got } from 'got';
 import { AppError, ErrorCode, WechatApiError } from '../errors';
 
 /**
@@ -38,20 +38,30 @@ interface WechatErrorBody {
   errmsg?: unknown;
 }
 
-export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
-  // got is loaded on the first request, not at cold start: it costs ~50 ms to load, and a warm
-  // path that answers from the credential cache never makes a request at all (npm run bench).
+/**
+ * A got instance created on the first request, not at cold start: got costs ~50 ms to load, and a
+ * warm path that answers from a cache never makes a request at all (npm run bench). No retries and
+ * no throwing on HTTP status: callers own both.
+ */
+export function lazyGot(options: { baseUrl: string; timeoutMs?: number; extend?: ExtendOptions }): () => Promise<Got> {
   let clientPromise: Promise<Got> | null = null;
-  const client = (): Promise<Got> =>
+  return () =>
     (clientPromise ??= import('got').then(({ default: got }) =>
-      got.extend({
-        prefixUrl: options.baseUrl,
-        timeout: { request: options.timeoutMs ?? 5000 },
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        headers: { 'user-agent': 'wx-cards-redpackets-cloudbase' },
-      }),
+      got.extend(
+        {
+          prefixUrl: options.baseUrl,
+          timeout: { request: options.timeoutMs ?? 5000 },
+          retry: { limit: 0 },
+          throwHttpErrors: false,
+          headers: { 'user-agent': 'wx-cards-redpackets-cloudbase' },
+        },
+        options.extend ?? {},
+      ),
     ));
+}
+
+export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
+  const client = lazyGot({ baseUrl: options.baseUrl, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
 
   async function send<T extends object>(
     method: 'GET' | 'POST',
