@@ -37,14 +37,16 @@ export const main = defineHandler({
     switch (input.action) {
       case 'refresh': {
         // Each ticket is refreshed on its own: one failing must not keep the other stale.
-        const results = await Promise.allSettled(TICKET_TYPES.map(async (type) => ({ type, outcome: await owners[type].refreshIfDue() })));
+        const results = await Promise.allSettled(
+          TICKET_TYPES.map(async (type) => {
+            const { refreshed, credential } = await owners[type].refreshIfDue();
+            return { refreshed, ...toInfo(ticketKind(type), credential) };
+          }),
+        );
         const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
         for (const failure of failed) log.warn('ticket refresh failed', { error: failure.reason });
         if (failed[0]) throw failed[0].reason;
-        return results.map((result) => {
-          const { type, outcome } = (result as PromiseFulfilledResult<{ type: TicketType; outcome: Awaited<ReturnType<(typeof owners)['wx_card']['refreshIfDue']>> }>).value;
-          return { refreshed: outcome.refreshed, ...toInfo(ticketKind(type), outcome.credential) };
-        });
+        return results.map((result) => (result as PromiseFulfilledResult<{ refreshed: boolean }>).value);
       }
       case 'get':
         return toInfo(
