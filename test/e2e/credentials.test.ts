@@ -127,12 +127,34 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
     expect(ok).toMatchObject({ ok: true });
     const quota = await credentialDoc(stack, `${LOCAL_ACCOUNT.officialAppId}:force_refresh`);
     expect(quota).toMatchObject({ count: 1 });
+  });
 
-    // A second rejection within 30 s: no force refresh is allowed, so the caller gets a clear error.
+  it('keeps a token stable_token stands by in service when no force refresh is allowed, retries once, and records it', async () => {
+    // Within 30 s of the force refresh above: another 40001 cannot buy a new token.
     await sandbox(stack, 'POST', 'faults', { path: '/cgi-bin/ticket/getticket', errcode: 40001, errmsg: 'invalid credential', times: 1 });
-    const refused = await callFunction(stack, 'getTicket', await freshJsapiTicketRequest(stack), FROM_FUNCTION);
-    expect(refused).toMatchObject({ ok: false, error: { code: 'CREDENTIAL_UNAVAILABLE', message: expect.stringMatching(/force_refresh is not allowed now/) } });
+    const tokenBefore = await credentialDoc(stack, TOKEN_ID);
+    const before = await upstreamCalls(stack);
+    const result = await callFunction(stack, 'getTicket', await freshJsapiTicketRequest(stack), FROM_FUNCTION);
+    expect(result).toMatchObject({ ok: true, data: { kind: 'ticket:jsapi' } });
+    const after = await upstreamCalls(stack);
+    // One normal stable_token call (it answered the same token), no force refresh; the refused ticket call and its retry.
+    expect(after['/cgi-bin/stable_token']).toBe(before['/cgi-bin/stable_token']! + 1);
+    expect(after['/cgi-bin/ticket/getticket']).toBe(before['/cgi-bin/ticket/getticket']! + 2);
     expect(await credentialDoc(stack, `${LOCAL_ACCOUNT.officialAppId}:force_refresh`)).toMatchObject({ count: 1 });
+    const tokenAfter = await credentialDoc(stack, TOKEN_ID);
+    expect(tokenAfter).toMatchObject({
+      version: tokenBefore.version,
+      rejectedAtMs: 0,
+      contradictions: 1,
+      lastContradiction: { version: tokenBefore.version, message: expect.stringMatching(/force_refresh is not allowed now/) },
+    });
+    expect(tokenAfter.expiresAtMs).toBeGreaterThan(Date.now() + 60 * 60_000);
+    // Every other caller keeps getting it, without asking WeChat again.
+    await expect(callFunction(stack, 'getToken', {}, FROM_FUNCTION)).resolves.toMatchObject({ ok: true, data: { version: tokenBefore.version } });
+    await expect(callFunction(stack, 'getToken', { rejectedVersion: tokenBefore.version }, FROM_FUNCTION)).resolves.toMatchObject({ ok: true, data: { version: tokenBefore.version } });
+    expect((await upstreamCalls(stack))['/cgi-bin/stable_token']).toBe(after['/cgi-bin/stable_token']);
+    const status = await callFunction(stack, 'getToken', { action: 'status' }, ADMIN);
+    expect(status.data).toMatchObject({ contradictions: 1, hasValue: true });
   });
 
   it('never writes a token, ticket or the AppSecret into a function log', async () => {
