@@ -94,6 +94,11 @@ export class TransactionConflictError extends StoreError {
 /** The collections this product uses; created by `npm run deploy` and by the local stack. */
 export const COLLECTIONS = {
   credentials: 'wx_credentials',
+  /**
+   * Official accounts beyond the environment's own (`_id` = appid), with their AppSecret, push
+   * token and EncodingAESKey: server-only, database permission ADMINONLY (npm run deploy checks it).
+   */
+  accounts: 'wx_accounts',
   /** unionid → openid under an official account (filled by the follow / webview-OAuth paths, or an operator). */
   userLinks: 'wx_user_links',
   /** Cards the operator registered as issuable, with what signing them needs. */
