@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { clearCardState, createCardState, type CardState } from './card-state';
 import type { Fault } from './faults';
-import type { SandboxConfig } from './options';
+import type { SandboxAccount, SandboxConfig } from './options';
 
 /** Classic `/cgi-bin/token` tokens and `/cgi-bin/stable_token` tokens are fully independent. */
 export type TokenKind = 'classic' | 'stable';
@@ -65,13 +65,15 @@ export interface SandboxCounters {
   calls: Map<string, number>;
   detail: Map<string, number>;
   errors: Map<string, Map<string, number>>;
+  byAppid: Map<string, Map<string, number>>;
 }
 
 /** The whole mutable state of one sandbox. */
 export interface SandboxState {
   readonly config: SandboxConfig;
   clockOffsetMs: number;
-  accounts: Map<string, string>;
+  /** By appid: secret, kind, verification, push settings, Open Platform binding, own whitelist. */
+  accounts: Map<string, SandboxAccount>;
   ipWhitelist: Set<string>;
   tokensByValue: Map<string, TokenRecord>;
   /** Per appid, in issue order (the newest last). */
@@ -115,8 +117,9 @@ export function createSandboxState(config: SandboxConfig): SandboxState {
  */
 export function resetSandboxState(state: SandboxState, options: { keepAccounts: boolean }): void {
   state.clockOffsetMs = 0;
-  if (!options.keepAccounts) state.accounts = new Map(state.config.accounts);
+  if (!options.keepAccounts) state.accounts = new Map([...state.config.accounts].map(([appid, account]) => [appid, structuredClone(account)]));
   state.ipWhitelist = new Set(state.config.ipWhitelist);
+  for (const account of state.accounts.values()) account.ipWhitelist = structuredClone(state.config.accounts.get(account.appid)?.ipWhitelist ?? null);
   state.tokensByValue.clear();
   state.tokensByAppid.clear();
   state.tickets.clear();
@@ -129,7 +132,7 @@ export function resetSandboxState(state: SandboxState, options: { keepAccounts: 
 }
 
 export function emptyCounters(): SandboxCounters {
-  return { calls: new Map(), detail: new Map(), errors: new Map() };
+  return { calls: new Map(), detail: new Map(), errors: new Map(), byAppid: new Map() };
 }
 
 /** The sandbox clock: the base clock plus the advanceable offset. */
@@ -156,6 +159,11 @@ export function takeDailyQuota(state: SandboxState, appid: string, name: QuotaNa
   if (used >= limit) return false;
   state.quota.used.set(key, used + 1);
   return true;
+}
+
+/** The IP whitelist a token request for `appid` is checked against: its own, else the sandbox-wide one. */
+export function whitelistOf(state: SandboxState, account: SandboxAccount): ReadonlySet<string> {
+  return account.ipWhitelist === null ? state.ipWhitelist : new Set(account.ipWhitelist);
 }
 
 /** The moment a token stops working, for whatever reason. */
