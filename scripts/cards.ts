@@ -76,7 +76,7 @@ async function uploadLogo(admin: AdminContext, file: string): Promise<string> {
   const bytes = readFileSync(file);
   const { contentType } = checkLogo(bytes);
   const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
-  return uploadCardLogo(http, await admin.accessToken(), { bytes, filename: path.basename(file), contentType });
+  return admin.withAccessToken((accessToken) => uploadCardLogo(http, accessToken, { bytes, filename: path.basename(file), contentType }));
 }
 
 async function register(admin: AdminContext, cardId: string, flags: { customCode: boolean; bindOpenid: boolean; title: string }): Promise<void> {
@@ -107,7 +107,7 @@ async function run(parsed: Parsed): Promise<void> {
   switch (parsed.command) {
     case 'colors': {
       const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
-      for (const color of await getCardColors(http, await admin.accessToken())) console.log(`${color.name}  ${color.value}`);
+      for (const color of await admin.withAccessToken((accessToken) => getCardColors(http, accessToken))) console.log(`${color.name}  ${color.value}`);
       return;
     }
     case 'upload-logo': {
@@ -129,7 +129,7 @@ async function run(parsed: Parsed): Promise<void> {
       const problems = validateCardTemplate(template);
       if (problems.length > 0) throw new Error(`${file}: ${problems.join('; ')}`);
       const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
-      const cardId = await createCard(http, await admin.accessToken(), template);
+      const cardId = await admin.withAccessToken((accessToken) => createCard(http, accessToken, template));
       console.log(`card created: ${cardId}`);
       if (parsed.flags.get('register')) await register(admin, cardId, templateFlags(template));
       else console.log(`next: npm run cards -- register ${cardId}${templateFlags(template).customCode ? ' --custom-code' : ''}${templateFlags(template).bindOpenid ? ' --bind-openid' : ''}`);

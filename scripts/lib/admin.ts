@@ -5,21 +5,27 @@ import tcb from '@cloudbase/node-sdk';
 import { APPID_PATTERN } from '../../shared/config';
 import { unwrapEnvelope } from '../../shared/platform';
 import { createNodeSdkStore } from '../../shared/store/nodeSdk';
-import { COLLECTIONS, type DocumentStore } from '../../shared/store/port';
-import type { CredentialDoc } from '../../shared/credentials/model';
+import type { DocumentStore } from '../../shared/store/port';
+import { CredentialReader, withAccessToken } from '../../shared/credentials/reader';
+import type { CredentialInfo } from '../../shared/credentials/services';
 import { ROOT } from './cloudbaserc';
 
 /**
- * What an operator script needs: the environment's database, a way to call its functions, and the
- * access_token — obtained by calling the deployed getToken (a laptop is not on the whitelisted IP)
- * and then reading the value from `wx_credentials`, where getToken keeps it.
+ * What an operator script needs: the environment's database, a way to call its functions, and
+ * WeChat calls with an access_token. The token comes the way every function gets it: from
+ * `wx_credentials`, through the deployed getToken when missing or rejected (a laptop is not on the
+ * whitelisted IP, and a second fetcher would knock out the functions' token), never from WeChat.
  */
 export interface AdminContext {
   store: DocumentStore;
   officialAppId: string;
   apiBaseUrl: string;
   callFunction<T>(name: string, data: Record<string, unknown>): Promise<T>;
-  accessToken(): Promise<string>;
+  /**
+   * Runs `call` with the access_token of `appId` (default: the environment's official account).
+   * A rejected token (40001/40014/42001) is compare-and-expired and replaced once through getToken.
+   */
+  withAccessToken<T>(call: (accessToken: string) => Promise<T>, appId?: string): Promise<T>;
   describe: string;
 }
 
@@ -66,17 +72,26 @@ export function connectAdmin(target: AdminTarget): AdminContext {
     if (response.code) throw new Error(`calling ${name} failed: ${response.code} ${response.message ?? ''}`);
     return unwrapEnvelope<T>(name, response.result);
   };
+  const readers = new Map<string, CredentialReader>();
+  const tokensOf = (appId: string): CredentialReader => {
+    let reader = readers.get(appId);
+    if (!reader) {
+      reader = new CredentialReader({
+        store,
+        appId,
+        kind: 'access_token',
+        askOwner: (request) => callFunction<CredentialInfo>('getToken', { action: 'get', appid: appId, ...request }),
+      });
+      readers.set(appId, reader);
+    }
+    return reader;
+  };
   return {
     store,
     officialAppId,
     apiBaseUrl,
     describe,
     callFunction,
-    async accessToken() {
-      await callFunction('getToken', { action: 'get' });
-      const doc = await store.get<CredentialDoc>(COLLECTIONS.credentials, `${officialAppId}:access_token`);
-      if (!doc?.value) throw new Error('getToken answered but wx_credentials holds no access_token: check getToken\'s logs');
-      return doc.value;
-    },
+    withAccessToken: (call, appId = officialAppId) => withAccessToken(tokensOf(appId), call),
   };
 }
