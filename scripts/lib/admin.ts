@@ -26,6 +26,10 @@ export interface AdminContext {
    * A rejected token (40001/40014/42001) is compare-and-expired and replaced once through getToken.
    */
   withAccessToken<T>(call: (accessToken: string) => Promise<T>, appId?: string): Promise<T>;
+  /** Whether the environment's account has its AppSecret in the functions' environment (WX_OA_APPSECRET). */
+  environmentHasAppSecret: boolean;
+  /** Where WeChat should push an account's messages: its server URL (服务器地址). */
+  pushUrlOf(appId: string): string;
   describe: string;
 }
 
@@ -34,7 +38,8 @@ export interface AdminTarget {
   localUrl?: string;
 }
 
-function fileEnv(): Record<string, string | undefined> {
+/** `.env`, `.env.local`, then the process environment on top: where operator scripts read settings. */
+export function fileEnv(): Record<string, string | undefined> {
   const merged: Record<string, string | undefined> = {};
   for (const file of ['.env', '.env.local']) {
     const full = path.join(ROOT, file);
@@ -48,12 +53,16 @@ export function connectAdmin(target: AdminTarget): AdminContext {
   let officialAppId: string;
   let apiBaseUrl: string;
   let describe: string;
+  let environmentHasAppSecret: boolean;
+  let pushBaseUrl: string | null;
   if (target.localUrl) {
     // The local stack's values: see scripts/local/stack.ts LOCAL_ACCOUNT.
     app = tcb.init({ env: 'local-dev', secretId: 'local', secretKey: 'local', serviceUrl: `${target.localUrl}/admin` } as never);
     officialAppId = 'wx10ca1000000000a1';
     apiBaseUrl = target.localUrl;
     describe = `local stack at ${target.localUrl}`;
+    environmentHasAppSecret = true;
+    pushBaseUrl = target.localUrl;
   } else {
     const env = fileEnv();
     const missing = ['ENV_ID', 'WX_OA_APPID', 'TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY'].filter((name) => !env[name]);
@@ -65,6 +74,9 @@ export function connectAdmin(target: AdminTarget): AdminContext {
     officialAppId = env.WX_OA_APPID!;
     apiBaseUrl = env.WX_API_BASE_URL || 'https://api.weixin.qq.com';
     describe = `CloudBase environment ${env.ENV_ID}`;
+    environmentHasAppSecret = Boolean(env.WX_OA_APPSECRET);
+    // The HTTP access service's domain is the operator's (a custom domain in production).
+    pushBaseUrl = null;
   }
   const store = createNodeSdkStore(app.database());
   const callFunction = async <T>(name: string, data: Record<string, unknown>): Promise<T> => {
@@ -93,5 +105,7 @@ export function connectAdmin(target: AdminTarget): AdminContext {
     describe,
     callFunction,
     withAccessToken: (call, appId = officialAppId) => withAccessToken(tokensOf(appId), call),
+    environmentHasAppSecret,
+    pushUrlOf: (appId) => `${pushBaseUrl ?? 'https://<your HTTP access domain>'}/wx/push/${appId}`,
   };
 }

@@ -81,6 +81,13 @@ export class AccountRegistry {
     return appIds.map((appId) => this.merge(appId, docs)).filter((account): account is OfficialAccount => account?.active === true);
   }
 
+  /** Every account the environment knows, removed ones included (for operators), the environment's first. */
+  async listAll(): Promise<OfficialAccount[]> {
+    const docs = await this.load(0);
+    const appIds = [this.defaultAppId, ...[...docs.keys()].filter((id) => id !== this.defaultAppId).sort()];
+    return appIds.map((appId) => this.merge(appId, docs)).filter((account): account is OfficialAccount => account !== null);
+  }
+
   /** An active account's push settings, or null when it is unknown, removed, or has no push token. */
   async pushSettings(appId: string): Promise<PushSettings | null> {
     const account = await this.get(appId);

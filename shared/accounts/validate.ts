@@ -75,9 +75,11 @@ export function planAccountSave(
   const encodingAESKey = optional(input, 'encodingAESKey', existing?.encodingAESKey ?? null, problems, (value) =>
     typeof value === 'string' && ENCODING_AES_KEY_PATTERN.test(value) ? ok<string | null>(value) : bad('encodingAESKey must be 43 letters and digits (服务器配置 → 消息加解密密钥)'));
 
-  if (appSecret === null && !options.isDefault) problems.push(`appSecret is required${revived ? ' again for a removed account' : ''}`);
-  if (pushToken === null) problems.push(`pushToken is required${revived ? ' again for a removed account' : ''}`);
-  if (encodingAESKey === null && messageMode !== undefined && messageMode !== 'plain') {
+  // A value given but malformed is reported above already.
+  const absent = (field: string, value: string | null): boolean => value === null && input[field] === undefined;
+  if (absent('appSecret', appSecret) && !options.isDefault) problems.push(`appSecret is required${revived ? ' again for a removed account' : ''}`);
+  if (absent('pushToken', pushToken)) problems.push(`pushToken is required${revived ? ' again for a removed account' : ''}`);
+  if (absent('encodingAESKey', encodingAESKey) && messageMode !== undefined && messageMode !== 'plain') {
     problems.push(`encodingAESKey is required in ${messageMode} mode${revived ? ' (again for a removed account)' : ''}`);
   }
   if (problems.length > 0) throw new InputError(`Invalid account:\n  - ${problems.join('\n  - ')}`);
