@@ -46,6 +46,18 @@ describe('credentials of several official accounts', () => {
     await expect(callFunction(stack, 'getToken', data, ADMIN)).resolves.toMatchObject({ ok: false, error: { code, message: expect.stringMatching(message) } });
   });
 
+  it('lists the local accounts as WeChat knows them, with local push settings', async () => {
+    const { accounts, miniPrograms } = await sandbox<{ accounts: Array<Record<string, unknown>>; miniPrograms: Array<Record<string, unknown>> }>(stack, 'GET', 'accounts');
+    expect(accounts).toEqual(
+      LOCAL_OFFICIAL_ACCOUNTS.map((account) => ({
+        appid: account.appId, kind: account.kind, verified: account.verified, mode: account.messageMode, token: account.pushToken,
+        encodingAESKey: account.encodingAESKey, pushUrl: `${stack.url}/wx/push/${account.appId}`, originalId: account.originalId,
+        name: account.name, openPlatformId: 'local-open-platform',
+      })),
+    );
+    expect(miniPrograms).toEqual([{ appid: LOCAL_ACCOUNT.miniProgramAppId, name: expect.any(String), openPlatformId: 'local-open-platform' }]);
+  });
+
   it('refuses a card ticket for an account without card rights, without asking WeChat', async () => {
     const before = await callsByAccount(stack);
     const result = await callFunction(stack, 'getTicket', { type: 'wx_card', appid: A2 }, FROM_FUNCTION);
