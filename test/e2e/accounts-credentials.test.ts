@@ -66,6 +66,30 @@ describe('credentials of several official accounts', () => {
   });
 });
 
+describe('secrets of several accounts', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startTestStack({ instancesPerFunction: 2 });
+  });
+  afterAll(() => stack.close());
+
+  it('never writes a token, a ticket, an AppSecret, a push token or an AES key into a function log', async () => {
+    for (const appid of [A1, A2, A3]) {
+      await expect(callFunction(stack, 'getTicket', { type: 'jsapi', appid }, FROM_FUNCTION)).resolves.toMatchObject({ ok: true });
+    }
+    await sandbox(stack, 'POST', 'accounts', { appid: A3, secret: 'ResetInTheConsole00000000000003' });
+    await sandbox(stack, 'POST', 'tokens/expire', { appid: A3 });
+    await callFunction(stack, 'getToken', { appid: A3, rejectedVersion: 1 }, FROM_FUNCTION);
+    const docs = (await adminDb(stack).collection('wx_credentials').get()) as { data: Array<{ value?: string }> };
+    const values = docs.data.map((doc) => doc.value).filter((value): value is string => typeof value === 'string' && value.length > 0);
+    expect(values.length).toBeGreaterThanOrEqual(6);
+    const secrets = [...values, ...LOCAL_OFFICIAL_ACCOUNTS.flatMap((account) => [account.appSecret, account.pushToken, account.encodingAESKey])];
+    const logs = stack.host.logs().map((entry) => entry.text).join('\n');
+    expect(logs).toContain('40125');
+    for (const secret of secrets) expect(logs).not.toContain(secret);
+  });
+});
+
 describe('one account\'s failures stay its own', () => {
   let stack: Stack;
   beforeEach(async () => {
