@@ -91,3 +91,31 @@ describe('npm run accounts (scripts/accounts.ts --local)', () => {
     for (const secret of secrets) expect(all).not.toContain(secret);
   });
 });
+
+describe('the local stack\'s accounts across a restart', () => {
+  it('seeds the registry once and keeps an operator\'s change and removal when it starts again', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'accounts-restart-'));
+    try {
+      // The certificates the in-memory test stacks share, not the repository's .local/certs.
+      const certsDir = path.join(os.tmpdir(), 'wx-local-stack-certs');
+      let stack = await startTestStack({ dataDir, certsDir, instancesPerFunction: 1 });
+      const run = (...args: string[]) => accountsCli(['--local', stack.url, ...args], () => undefined);
+      await run('add', '--appid', A2, '--name', 'renamed by the operator');
+      await run('remove', A3);
+      await stack.close();
+
+      stack = await startTestStack({ dataDir, certsDir, instancesPerFunction: 1 });
+      const lines: string[] = [];
+      await accountsCli(['--local', stack.url, 'list', '--json'], (line) => lines.push(line));
+      const { accounts } = JSON.parse(lines.join('')) as { accounts: Array<{ appId: string; name: string; active: boolean }> };
+      expect(accounts.map(({ appId, name, active }) => ({ appId, name, active }))).toEqual([
+        { appId: A1, name: '本地服务号', active: true },
+        { appId: A2, name: 'renamed by the operator', active: true },
+        { appId: A3, name: expect.any(String), active: false },
+      ]);
+      await stack.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
