@@ -4,6 +4,7 @@
  * message may reach a mini-program client verbatim, and the upstream data (errcode, err_code…)
  * for logs and callers. Internal failures are never shown to a client as they are.
  */
+import { clip, ERROR_MESSAGE_MAX_CHARS } from './echo';
 
 /** Stable public error codes: what a client may branch on. Never renamed, only added to. */
 export const ErrorCode = {
@@ -54,12 +55,16 @@ export class ConfigError extends AppError {
   }
 }
 
-/** The caller's input is malformed. Safe to show: it describes the caller's own data. */
+/**
+ * The caller's input is malformed. Safe to show: it describes the caller's own data. The
+ * message and field are cut to a bounded length here, whatever a caller managed to put into
+ * them (see echo.ts), because both are answered to the caller and logged.
+ */
 export class InputError extends AppError {
   readonly field: string | undefined;
   constructor(message: string, field?: string, options: AppErrorOptions = {}) {
-    super(ErrorCode.INPUT, message, { expose: true, ...options });
-    this.field = field;
+    super(ErrorCode.INPUT, clip(message, ERROR_MESSAGE_MAX_CHARS), { expose: true, ...options });
+    this.field = field === undefined ? undefined : clip(field);
   }
 }
 
