@@ -31,18 +31,22 @@ export interface AppErrorOptions {
   cause?: unknown;
   /** May the message be shown to a mini-program client as it is? */
   expose?: boolean;
+  /** A stable UPPER_SNAKE detail the client may branch on, answered as the envelope's `error.reason`. */
+  publicReason?: string;
 }
 
 /** Base of every error the core throws on purpose. */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly expose: boolean;
+  readonly publicReason: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.expose = options.expose ?? false;
+    this.publicReason = options.publicReason;
   }
 }
 

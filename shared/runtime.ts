@@ -13,8 +13,8 @@ export type Caller =
   | { type: 'admin' };
 export type CallerType = Caller['type'];
 
-/** The one result shape of every function. */
-export type Envelope<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
+/** The one result shape of every function; `reason` only for errors that carry one (e.g. decryptCode's refusals). */
+export type Envelope<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string; reason?: string } };
 
 /** SOURCE values of a mini-program user's own call: the app, or the developer tools. */
 const CLIENT_SOURCES: ReadonlySet<string> = new Set(['wx_client', 'wx_devtools']);
@@ -123,7 +123,9 @@ const GENERIC_MESSAGES: Partial<Record<string, string>> = {
 export function errorEnvelope(error: unknown, caller: Caller | null): Envelope<never> {
   if (error instanceof AppError) {
     const show = error.expose || (caller !== null && isServerCaller(caller));
-    return { ok: false, error: { code: error.code, message: show ? error.message : (GENERIC_MESSAGES[error.code] ?? 'Request failed') } };
+    const message = show ? error.message : (GENERIC_MESSAGES[error.code] ?? 'Request failed');
+    const reason = show && error.publicReason !== undefined ? { reason: error.publicReason } : {};
+    return { ok: false, error: { code: error.code, message, ...reason } };
   }
   const show = caller !== null && isServerCaller(caller);
   return {

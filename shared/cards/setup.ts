@@ -28,7 +28,7 @@ export function cardServiceFromEnvironment(): CardService {
 /** The mini-program user behind a call (identity from the platform, never from data). */
 export function cardUser(caller: Caller): CardUser {
   if (caller.type !== 'miniprogram') throw new InputError('A mini-program user is required');
-  return caller.unionid ? { openid: caller.openid, unionid: caller.unionid } : { openid: caller.openid };
+  return { openid: caller.openid, appid: caller.appid, ...(caller.unionid ? { unionid: caller.unionid } : {}) };
 }
 
 function text(value: unknown, field: string, pattern: RegExp, hint: string): string {

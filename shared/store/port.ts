@@ -102,6 +102,8 @@ export const COLLECTIONS = {
   cardStaff: 'card_staff',
   /** One record per redeemed code: the idempotency key of a scan. */
   cardRedemptions: 'card_redemptions',
+  /** Who received a code, from verified card events (`_id` = `<cardId>:<code>`): decryptCode's proof for unlinked users. */
+  cardCodeOwners: 'card_code_owners',
   /** Red-packet campaigns: definition, budget and claim counters (`_id` = campaign id). */
   redPacketCampaigns: 'rp_campaigns',
   /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
