@@ -10,6 +10,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import type { Cron } from 'croner';
 import { buildInvocation, InvocationInputError, parseCaller, type Caller, type Invocation } from './context';
+import { nestingDepthExceeds, readBody } from './body';
 import { nextFirings, scheduleTrigger, validateTrigger } from './cron';
 import { FunctionWorker } from './worker';
 
@@ -93,6 +94,12 @@ const defaultRegion = 'ap-shanghai';
 const maxRetainedLogLines = 10_000;
 /** SCF's limit for a synchronous invocation's request payload. */
 const maxRequestBodyBytes = 6 * 1024 * 1024;
+/**
+ * How deeply an event may nest. Not a documented platform limit: the host's own guard, because
+ * the event crosses to the worker by JSON serialisation, which is recursive — 10,000 levels
+ * overflowed the stack and took the host down. No function of this product takes more than a few.
+ */
+const maxEventDepth = 64;
 /** Host variables a worker may inherit; NODE_OPTIONS is left out because it could carry the host's loaders (tsx). */
 const inheritedVariable = (key: string) => key === 'PATH' || key === 'HOME' || (key.startsWith('NODE_') && key !== 'NODE_OPTIONS');
 const bootstrapPath = path.join(__dirname, 'bootstrap.cjs');
@@ -280,7 +287,9 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       const name = decodeURIComponent(match[1] as string);
       if (!functions.has(name)) return sendJson(res, 404, errorBody('not_found', `function ${name} is not deployed`));
       const body = await readJson(req);
-      if ('problem' in body) return sendJson(res, body.status, errorBody('bad_request', body.problem));
+      if ('problem' in body) {
+        return sendJson(res, body.status, errorBody(body.status === 413 ? 'payload_too_large' : 'bad_request', body.problem), body.close ? { connection: 'close' } : {});
+      }
       const parsed = parseCaller(body.value.caller);
       if ('problem' in parsed) return sendJson(res, 400, errorBody('bad_request', parsed.problem));
       const result = await invoke(name, body.value.data, parsed.caller);
@@ -348,22 +357,21 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 
 async function readJson(
   req: http.IncomingMessage,
-): Promise<{ value: { data?: unknown; caller?: unknown } } | { status: number; problem: string }> {
-  const chunks: Buffer[] = [];
-  let sizeBytes = 0;
-  for await (const chunk of req) {
-    sizeBytes += (chunk as Buffer).length;
-    if (sizeBytes > maxRequestBodyBytes) return { status: 413, problem: `request body exceeds ${maxRequestBodyBytes} bytes` };
-    chunks.push(chunk as Buffer);
-  }
+): Promise<{ value: { data?: unknown; caller?: unknown } } | { status: number; problem: string; close?: boolean }> {
+  const body = await readBody(req, maxRequestBodyBytes);
+  if (!body.ok) return { status: 413, problem: `request body exceeds ${maxRequestBodyBytes} bytes`, close: !body.drained };
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(body.bytes.toString('utf8'));
   } catch (error) {
-    return { status: 400, problem: `body is not JSON: ${(error as Error).message}` };
+    return { status: 400, problem: `body is not JSON: ${(error as Error).message.slice(0, 200)}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { status: 400, problem: 'body must be a JSON object {"data": …, "caller": {…}}' };
+  }
+  // The body itself is one level; `data` may nest maxEventDepth levels below it.
+  if (nestingDepthExceeds(value, maxEventDepth + 1)) {
+    return { status: 400, problem: `data is nested deeper than ${maxEventDepth} levels` };
   }
   return { value };
 }
