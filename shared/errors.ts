@@ -11,6 +11,8 @@ export const ErrorCode = {
   INTERNAL: 'INTERNAL',
   CONFIG: 'CONFIG_INVALID',
   INPUT: 'INVALID_INPUT',
+  /** HTTP access: the request carries no valid proof of who sent it (401). */
+  UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   NOT_ELIGIBLE: 'NOT_ELIGIBLE',
@@ -24,6 +26,10 @@ export const ErrorCode = {
   CRYPTO: 'CRYPTO_INVALID',
   PAY: 'PAY_ERROR',
   STORE: 'STORE_ERROR',
+  /** HTTP access: the route does not answer this method (405). */
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  /** HTTP access: the body is larger than the route accepts (413). */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -69,6 +75,16 @@ export class InputError extends AppError {
   constructor(message: string, field?: string, options: AppErrorOptions = {}) {
     super(ErrorCode.INPUT, clip(message, ERROR_MESSAGE_MAX_CHARS), { expose: true, ...options });
     this.field = field === undefined ? undefined : clip(field);
+  }
+}
+
+/**
+ * HTTP access: the request proves nothing about its sender (no session, no or a wrong
+ * signature). Safe to show: it says only that the proof is missing or wrong.
+ */
+export class UnauthorizedError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super(ErrorCode.UNAUTHORIZED, message, { expose: true, ...options });
   }
 }
 

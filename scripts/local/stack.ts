@@ -99,6 +99,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     if (pathname === '/admin') cloudbase.handle(req, res).catch(fail);
     else if (pathname === '/functions' || pathname.startsWith('/functions/')) host.handle(req, res).catch(fail);
+    // HTTP access (a function's cloudbaserc `path`, e.g. /wx/push/<appid>): served by the host as CloudBase's gateway would.
+    else if (host.servesHttpPath(pathname)) host.handle(req, res).catch(fail);
     else if (pathname.startsWith(`${PAY_CONTROL_PREFIX}/`)) pay.handleControl(req, res).catch(fail);
     else if (pathname.startsWith('/__sandbox')) sandbox.handleControl(req, res).catch(fail);
     else if (pathname === '/__local/stats') {
@@ -182,6 +184,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       timeoutSeconds: entry.timeout,
       triggers: entry.triggers.map(({ name, config }) => ({ name, config })),
       fixedEgressIp: hasFixedEgressIp(entry),
+      ...(entry.path === undefined ? {} : { httpPath: entry.path }),
     })),
     instancesPerFunction: options.instancesPerFunction ?? 4,
     envId: LOCAL_ACCOUNT.envId,

@@ -12,6 +12,7 @@ import type { Cron } from 'croner';
 import { buildInvocation, InvocationInputError, parseCaller, type Caller, type Invocation } from './context';
 import { nestingDepthExceeds, readBody } from './body';
 import { nextFirings, scheduleTrigger, validateTrigger } from './cron';
+import { answerOf, buildHttpEvent, matchRoute, validateRoute, type BodyEncoding } from './http-access';
 import { FunctionWorker } from './worker';
 
 export type { Caller } from './context';
@@ -26,6 +27,8 @@ export interface HostedFunction {
   triggers: Array<{ name: string; config: string }>;
   /** true when the function has the environment's fixed outbound IP (publicNetConfig/EIP). */
   fixedEgressIp: boolean;
+  /** Its HTTP-access path (cloudbaserc `path`, e.g. `/wx/push`): the host answers it and its sub-paths. */
+  httpPath?: string;
 }
 
 /** How the host is set up. */
@@ -46,6 +49,8 @@ export interface FunctionHostOptions {
   timers: boolean;
   /** Where function console output goes besides the per-invocation record (default: prefix-and-print). */
   onLog?: (line: { fn: string; instance: number; stream: 'stdout' | 'stderr'; text: string }) => void;
+  /** How HTTP-access bodies reach functions (default 'binary-as-base64'; see http-access.ts). */
+  httpBodyEncoding?: BodyEncoding;
 }
 
 /** How one invocation ended, as the caller of the function sees it. */
@@ -61,8 +66,13 @@ export interface FunctionHost {
    * POST /functions/<name> with JSON {"data": {...}, "caller": {...}} → 200 + the function's return value as JSON;
    * bad JSON/unknown caller type → 400 JSON error; unknown function → 404; function threw/timed out/crashed → 502 JSON
    * {"error":{"type":…,"message":…}}. Also GET /functions → the list of functions and their instances.
+   * A path under a function's `httpPath` is HTTP access instead (see http-access.ts): any method, a body up
+   * to 5 MB (413 beyond, the body drained), the function's answer translated; 502 when it threw, crashed or
+   * answered something unsendable, 504 when it timed out.
    */
   handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  /** true when `pathname` is a declared HTTP-access path or below one (the stack routes those here). */
+  servesHttpPath(pathname: string): boolean;
   /** Every invocation's captured console output (for tests proving secrets never reach a log line). */
   logs(name?: string): Array<{ fn: string; text: string }>;
   /** Kills the worker(s) currently busy with an invocation of `name`; returns how many. */
@@ -103,6 +113,8 @@ const maxEventDepth = 64;
 /** Host variables a worker may inherit; NODE_OPTIONS is left out because it could carry the host's loaders (tsx). */
 const inheritedVariable = (key: string) => key === 'PATH' || key === 'HOME' || (key.startsWith('NODE_') && key !== 'NODE_OPTIONS');
 const bootstrapPath = path.join(__dirname, 'bootstrap.cjs');
+/** The body limit of an HTTP-access request (the brief's and, as far as documented, CloudBase's order of magnitude). */
+const maxHttpBodyBytes = 5 * 1024 * 1024;
 
 /** Starts a host for the given functions; throws when a function or trigger could not be deployed as declared. */
 export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
@@ -115,6 +127,11 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
     if (functions.has(spec.name)) throw new Error(`function ${spec.name} is declared twice`);
     if (!(spec.timeoutSeconds > 0)) throw new Error(`function ${spec.name}: timeoutSeconds must be positive`);
     for (const trigger of spec.triggers) validateTrigger(spec.name, trigger);
+    if (spec.httpPath !== undefined) {
+      validateRoute(spec.name, spec.httpPath);
+      const taken = [...functions.values()].find((other) => other.spec.httpPath === spec.httpPath);
+      if (taken !== undefined) throw new Error(`functions ${taken.spec.name} and ${spec.name} declare the same HTTP path ${spec.httpPath}`);
+    }
     functions.set(spec.name, {
       spec,
       bundlePath: path.resolve(options.distDir, spec.name, 'index.js'),
@@ -255,6 +272,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       functions: [...functions.values()].map((fn) => ({
         name: fn.spec.name,
         fixedEgressIp: fn.spec.fixedEgressIp,
+        httpPath: fn.spec.httpPath ?? null,
         timeoutSeconds: fn.spec.timeoutSeconds,
         triggers: fn.spec.triggers.map((trigger) => ({
           ...trigger,
@@ -274,9 +292,40 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
     };
   }
 
+  const httpRoutes = new Map<string, FunctionState>();
+  for (const fn of functions.values()) if (fn.spec.httpPath !== undefined) httpRoutes.set(fn.spec.httpPath, fn);
+
+  async function handleHttpAccess(fn: FunctionState, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readBody(req, maxHttpBodyBytes);
+    if (!body.ok) {
+      return sendJson(res, 413, errorBody('payload_too_large', `request body exceeds ${maxHttpBodyBytes} bytes`), body.drained ? {} : { connection: 'close' });
+    }
+    const event = buildHttpEvent(req, body.bytes, { envId: options.envId, bodyEncoding: options.httpBodyEncoding ?? 'binary-as-base64' });
+    const result = await invoke(fn.spec.name, event, { type: 'http' });
+    if (!result.ok) {
+      const status = result.errorType === 'timeout' ? 504 : result.errorType === 'not_found' ? 404 : 502;
+      return sendJson(res, status, errorBody(result.errorType, result.message));
+    }
+    const answer = answerOf(result.result);
+    if ('problem' in answer) return sendJson(res, 502, errorBody('bad_integration_response', answer.problem));
+    // A flat [name, value, name, value…] list: the only form that sends one header line per Set-Cookie value.
+    const raw: string[] = [];
+    for (const [name, value] of answer.headers) for (const item of Array.isArray(value) ? value : [value]) raw.push(name, item);
+    raw.push('content-length', String(answer.body.length));
+    try {
+      res.writeHead(answer.status, raw);
+    } catch (error) {
+      // A header Node refuses to send (a line break, an invalid name): the gateway would refuse it too.
+      return sendJson(res, 502, errorBody('bad_integration_response', (error as Error).message));
+    }
+    res.end(answer.body);
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const { pathname } = new URL(req.url ?? '/', 'http://host.local');
+      const route = matchRoute(httpRoutes.keys(), pathname);
+      if (route !== undefined) return await handleHttpAccess(httpRoutes.get(route) as FunctionState, req, res);
       if (pathname === '/functions' || pathname === '/functions/') {
         if (req.method !== 'GET') return sendJson(res, 405, errorBody('method_not_allowed', 'use GET'), { allow: 'GET' });
         return sendJson(res, 200, listing());
@@ -304,6 +353,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
   return {
     invoke,
     handle,
+    servesHttpPath: (pathname) => matchRoute(httpRoutes.keys(), pathname) !== undefined,
     logs: (name) => retainedLogs.filter((line) => name === undefined || line.fn === name).map((line) => ({ ...line })),
     killBusy(name) {
       const busy = functions.get(name)?.workers.filter((worker) => worker.busy) ?? [];
