@@ -154,14 +154,17 @@ export interface HandlerSpec<D, I, O> {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** A function's entry point; `allow` says who may call it (deploy's security rules are checked against it). */
+export type CallableHandler<O> = ((event: unknown) => Promise<Envelope<O>>) & { readonly allow: readonly CallerType[] };
+
 /**
  * Wraps a function's core: identify the caller, check it, parse, run, and shape the envelope.
  * Nothing thrown escapes as a stack trace; every invocation leaves one log line.
  */
-export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): (event: unknown) => Promise<Envelope<O>> {
+export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): CallableHandler<O> {
   const log = createLogger({ fn: spec.name });
   let deps: { value: D } | { error: unknown } | null = null;
-  return async (rawEvent: unknown): Promise<Envelope<O>> => {
+  const handler = async (rawEvent: unknown): Promise<Envelope<O>> => {
     const startedAtMs = Date.now();
     let caller: Caller | null = null;
     try {
@@ -196,6 +199,7 @@ export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): (event: unkn
       return envelope;
     }
   };
+  return Object.assign(handler, { allow: spec.allow });
 }
 
 /** Small, strict readers for event fields: unknown fields are refused so typos fail loudly. */
