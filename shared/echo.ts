@@ -6,8 +6,11 @@
 
 /** Longest caller-sent fragment quoted in an error message (field names, values). */
 export const ECHO_MAX_CHARS = 48;
-/** Longest message an input error carries, whatever was put into it. */
-export const ERROR_MESSAGE_MAX_CHARS = 400;
+/**
+ * Longest message an input error carries, whatever was put into it: a safety net behind the
+ * clipped fragments, long enough for a validation that names twenty problems at once.
+ */
+export const ERROR_MESSAGE_MAX_CHARS = 2_000;
 
 /**
  * `text` itself when short, else its first `maxChars` characters and how long it was. A

@@ -272,7 +272,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       functions: [...functions.values()].map((fn) => ({
         name: fn.spec.name,
         fixedEgressIp: fn.spec.fixedEgressIp,
-        httpPath: fn.spec.httpPath ?? null,
+        ...(fn.spec.httpPath === undefined ? {} : { httpPath: fn.spec.httpPath }),
         timeoutSeconds: fn.spec.timeoutSeconds,
         triggers: fn.spec.triggers.map((trigger) => ({
           ...trigger,
