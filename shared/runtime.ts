@@ -72,7 +72,9 @@ export function identifyCaller(
   if (contextSource !== undefined && envSource !== undefined && contextSource !== envSource) refuse('two different SOURCE values', contextSource);
   const source = contextSource ?? envSource;
   const chain = source === undefined ? [] : source.split(',').map((part) => part.trim());
-  const openid = text(wxContext.OPENID) ?? text(env.WX_OPENID);
+  // The user comes from getWXContext() only, as the SDK reads it: WX_* variables are meaningful
+  // only when the invocation lists them in WX_CONTEXT_KEYS.
+  const openid = text(wxContext.OPENID);
   const trigger = text(env.TRIGGER_SRC);
 
   if (chain[chain.length - 1] === 'scf') return { type: 'function', source: source as string };

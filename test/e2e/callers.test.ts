@@ -2,6 +2,7 @@
  * The caller check through the real bundles: every context the platform can give reaches the
  * function host's public entry (POST /functions/<name>), and only the listed ones get through.
  */
+import tcb from '@cloudbase/node-sdk';
 import { ADMIN, callFunction, FROM_FUNCTION, LOCAL_ACCOUNT, startTestStack, upstreamCalls, user, type Stack, type TestCaller } from '../helpers/stack';
 
 const MP = LOCAL_ACCOUNT.miniProgramAppId;
@@ -36,6 +37,12 @@ describe('who may call: server callers are proven, not assumed', () => {
     { case: 'an operator script through the node-sdk', caller: { type: 'function', source: ',unknown' } },
   ])('serves $case', async ({ caller }) => {
     await expect(callFunction(stack, 'getToken', { action: 'status' }, caller)).resolves.toMatchObject({ ok: true });
+  });
+
+  it('serves an operator script calling through the real @cloudbase/node-sdk as an admin', async () => {
+    const app = tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stack.url}/admin` } as never);
+    const { result } = (await app.callFunction({ name: 'getToken', data: { action: 'status' } })) as { result: unknown };
+    expect(result).toMatchObject({ ok: true, data: { hasValue: expect.any(Boolean) } });
   });
 
   it('serves the timer only with the timer context', async () => {

@@ -38,7 +38,6 @@ describe('identifyCaller', () => {
     { case: 'a chain with an unlisted tag', ctx: { SOURCE: ',unknown,mystery' }, env: {} },
     { case: 'an OPENID with no SOURCE', ctx: user, env: {} },
     { case: 'an OPENID without an APPID', ctx: { OPENID: 'o1', SOURCE: 'wx_client' }, env: {} },
-    { case: 'an OPENID only in the environment', ctx: {}, env: { WX_OPENID: 'o1' } },
     { case: 'a user on a timer source', ctx: { ...user, SOURCE: 'wx_trigger' }, env: {}, event: timerEvent },
     { case: 'a user on the timer trigger', ctx: { ...user, SOURCE: 'wx_client' }, env: { TRIGGER_SRC: 'timer' }, event: timerEvent },
     { case: 'a timer trigger with a client source', ctx: { SOURCE: 'wx_client' }, env: { TRIGGER_SRC: 'timer' }, event: timerEvent },
