@@ -4,7 +4,9 @@ import type { AnyObject } from 'mingo/types';
 import { cloneDeep, isEqual } from 'mingo/util';
 import { CLOUDBASE_ERROR_CODES, CloudBaseError } from './errors';
 import { DocumentStore } from './store';
-import { type DocumentId, type StoredDocument, isDocumentId, isPlainObject, parseEjson, stringifyEjson } from './values';
+import {
+  type DocumentId, type StoredDocument, MAX_DOCUMENT_DEPTH, isDocumentId, isNestedDeeperThan, isPlainObject, parseEjson, stringifyEjson,
+} from './values';
 
 /** Timing knobs of {@link LocalDatabase}. */
 export interface LocalDatabaseOptions {
@@ -512,6 +514,13 @@ function applyChange(change: Change, current: StoredDocument): { document: Store
     throw new CloudBaseError(
       CLOUDBASE_ERROR_CODES.DATABASE_REQUEST_FAILED,
       "Performing an update on the path '_id' would modify the immutable field '_id'",
+    );
+  }
+  // Dotted paths (`$set: {"a.a.a…": 1}`) nest deeper than their text: the result is bounded like a sent document.
+  if (isNestedDeeperThan(document, MAX_DOCUMENT_DEPTH)) {
+    throw new CloudBaseError(
+      CLOUDBASE_ERROR_CODES.DATABASE_REQUEST_FAILED,
+      `the updated document would be nested deeper than ${MAX_DOCUMENT_DEPTH} levels`,
     );
   }
   return { document, modified: modifiedFields.length > 0 };

@@ -163,7 +163,8 @@ function replayJournal(file: string): CollectionState {
     if (line === '') return;
     let entry: unknown;
     try {
-      entry = parseEjson(line, 'journal line', 0);
+      // No depth bound here: what the journal holds was bounded when it was accepted.
+      entry = parseEjson(line, 'journal line', 0, Number.POSITIVE_INFINITY);
     } catch (error) {
       // Only the last line can be torn (a crash mid-append); anything earlier means the file was damaged.
       if (index >= lines.length - 2) return;
