@@ -243,11 +243,12 @@ export class LocalDatabase {
         this.#conflict(transaction, `document ${describe(read)} read by the transaction was changed by another writer`);
       }
     }
-    for (const write of transaction.writes.values()) {
-      if (write.document === null) this.#store.remove(write.collection, write.id);
-      else this.#store.put(write.collection, write.document);
+    try {
+      this.#store.commit(transaction.id, [...transaction.writes.values()]);
+    } finally {
+      // A commit that failed to write is rolled back on disk and never reached memory: the transaction is over either way.
+      this.#finish(transaction);
     }
-    this.#finish(transaction);
   }
 
   /** `database.abortTransaction`: discards the writes. Aborting one the server already aborted is accepted. */
