@@ -324,7 +324,11 @@ function kindOf(value: unknown): Kind {
 }
 
 /** Throws when a saved value's kind differs from the fresh one's (plain objects are compared key by key). */
-function checkCompatible(fresh: unknown, saved: unknown, trail: Trail): void {
+function checkCompatible(fresh: unknown, saved: unknown, trail: Trail, checked = new Set<unknown>()): void {
+  if (typeof fresh === 'object' && fresh !== null) {
+    if (checked.has(fresh)) return;
+    checked.add(fresh);
+  }
   const freshKind = kindOf(fresh);
   const savedKind = kindOf(saved);
   if (freshKind === 'any' || savedKind === 'any') return;
@@ -333,14 +337,15 @@ function checkCompatible(fresh: unknown, saved: unknown, trail: Trail): void {
   for (const [name, value] of Object.entries(fresh as object)) {
     if (!Object.hasOwn(saved as object, name)) continue;
     trail.push(key(name));
-    checkCompatible(value, (saved as Record<string, unknown>)[name], trail);
+    checkCompatible(value, (saved as Record<string, unknown>)[name], trail, checked);
     trail.pop();
   }
 }
 
-/** The saved value completed with the fresh state's defaults (see the contract). */
-function mergeDefaults(fresh: unknown, saved: unknown): unknown {
-  if (saved === undefined || saved === null) return saved;
+/** The saved value completed with the fresh state's defaults (see the contract); `merged` ends cycles. */
+function mergeDefaults(fresh: unknown, saved: unknown, merged = new Set<unknown>()): unknown {
+  if (typeof saved !== 'object' || saved === null || merged.has(saved)) return saved;
+  merged.add(saved);
   if (fresh instanceof Map && saved instanceof Map) {
     for (const [entryKey, entryValue] of fresh) if (!saved.has(entryKey)) saved.set(entryKey, entryValue);
     return saved;
@@ -348,7 +353,7 @@ function mergeDefaults(fresh: unknown, saved: unknown): unknown {
   if (kindOf(fresh) !== 'object' || kindOf(saved) !== 'object') return saved;
   const target = saved as Record<string, unknown>;
   for (const [name, value] of Object.entries(fresh as object)) {
-    if (Object.hasOwn(target, name)) defineField(target, name, mergeDefaults(value, target[name]));
+    if (Object.hasOwn(target, name)) defineField(target, name, mergeDefaults(value, target[name], merged));
     else defineField(target, name, value);
   }
   // Keys only the snapshot has stay: a nested plain object may be a dictionary whose fresh value is `{}`.

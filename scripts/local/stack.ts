@@ -32,8 +32,8 @@ export interface StackOptions {
   /** Port on 127.0.0.1; 0 picks a free one (tests). Default: PORT or 3000. */
   port?: number;
   /**
-   * Runs once the port is ours, before anything else starts (`npm start` builds `dist/` here), so a second stack
-   * on a busy port fails before it touches anything. Requests meanwhile get 503.
+   * Runs once the port and the data folder are ours, before the sandboxes and the host start (`npm start` builds
+   * `dist/` here), so a second stack on a busy port or on data in use fails before it touches dist/. Requests meanwhile get 503.
    */
   prepare?: () => Promise<void>;
   /** Where the local CloudBase keeps its documents; null keeps everything (sandboxes too) in memory only. Default `.local/cloudbase`. */
@@ -104,7 +104,7 @@ function readBody(req: http.IncomingMessage): Promise<void> {
  * `/__sandbox/*` (control API), `/__local/stats`, and the WeChat API paths themselves.
  *
  * Start-up order: the port first (a busy one fails with {@link PortInUseError} before anything is
- * touched), then `prepare`, then the database (which takes its folder's lock), then the sandboxes
+ * touched), then the database (which takes its folder's lock), then `prepare`, then the sandboxes
  * restore their state, then the function host. A failure closes what was already started.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -158,13 +158,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await pay?.close();
     await sandbox?.close();
   };
-  try {
-    await options.prepare?.();
-  } catch (error) {
-    await closeStarted();
-    throw error;
-  }
-
   const tokenMode = options.tokenMode ?? 'stable';
   const rc = loadCloudbaseRc({
     ENV_ID: LOCAL_ACCOUNT.envId,
@@ -187,7 +180,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const hostRef: { current: FunctionHost | null } = { current: null };
 
   try {
-    // The database first: it takes its folder's lock, so a second stack on the same data stops before a sandbox reads its own.
+    // The database first: it takes its folder's lock, so a second stack on the same data stops before anything else.
     cloudbase = await createLocalCloudBase({
       ...(dataDir === null ? {} : { dataDir }),
       invokeFunction: async ({ name, data, source }) => {
@@ -198,6 +191,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (const collection of Object.values(COLLECTIONS)) {
       if (!cloudbase.listCollections().includes(collection)) await cloudbase.createCollection(collection);
     }
+    // After the lock, before the rest: a second stack on the same data stops before it rebuilds dist/ under the first.
+    await options.prepare?.();
     sandbox = createWechatSandbox({
       accounts: [{ appid: LOCAL_ACCOUNT.officialAppId, secret: LOCAL_ACCOUNT.officialAppSecret }],
       ipWhitelist: [FIXED_EGRESS_ADDRESS],

@@ -211,6 +211,11 @@ describe('persistState', () => {
       reason: /state\.tokens was saved as array, this version keeps map/,
     },
     {
+      case: 'a number that became a string',
+      content: () => JSON.stringify({ format: 'local-sandbox-snapshot', formatVersion: 1, schema: 'test/1', state: { secret: { $buffer: '' }, clockOffsetMs: '5' } }),
+      reason: /state\.clockOffsetMs was saved as string, this version keeps number/,
+    },
+    {
       case: 'damaged encoding',
       content: () => JSON.stringify({ format: 'local-sandbox-snapshot', formatVersion: 1, schema: 'test/1', state: { tokens: { $map: 3 } } }),
       reason: /invalid \$map/,

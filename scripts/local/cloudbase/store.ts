@@ -238,7 +238,7 @@ function acquireLock(dataDir: string): string {
     if (Number.isInteger(holder) && holder > 0 && isProcessAlive(holder)) {
       throw new Error(
         `the local CloudBase data in ${dataDir} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}: `
-        + 'stop the other stack first (two stacks must not write one data folder), or give this one another folder',
+        + 'stop the other stack first (two stacks must not write one data folder)',
       );
     }
     fs.rmSync(file, { force: true });
