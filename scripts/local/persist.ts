@@ -21,12 +21,14 @@
  *   plain-object key missing from the snapshot keeps its fresh default (a field added since the
  *   snapshot was written starts empty); a Map keeps the snapshot's entries and gains the fresh
  *   state's entries for keys the snapshot lacks (an account or merchant added to the options
- *   appears); Sets, arrays and everything else are the snapshot's. Top-level keys the code no
- *   longer has are dropped. A value whose kind changed (a Map that is now an array) makes the
- *   snapshot incompatible.
- * - **Records inside collections are taken as saved:** a field added to, say, a token record is
- *   `undefined` on records of an older snapshot. Read it with a default, or bump the state's
- *   schema string (`…/2`), which sets old snapshots aside instead of loading them.
+ *   appears), and an entry both have is merged like a plain object; Sets, arrays and everything
+ *   else are the snapshot's. Top-level keys the code no longer has are dropped. A value whose
+ *   kind changed (a Map that is now an array; a Map entry the options also fill, once a string,
+ *   now an object) makes the snapshot incompatible.
+ * - **Records the options do not fill are taken as saved:** a field added to, say, a token record
+ *   is `undefined` on records of an older snapshot. Read it with a default, or bump the state's
+ *   schema string (`…/2`), which sets old snapshots aside instead of loading them. Bump it too
+ *   when the values of a Map change shape (`accounts: Map<appid, secret>` → `Map<appid, Account>`).
  * - A corrupt or incompatible snapshot is reported, renamed to `<file>.rejected-<ms>` and the
  *   sandbox starts empty; it never stops the stack.
  * - Writes are debounced (each API or control call schedules one), atomic (temp file + rename:
@@ -333,6 +335,16 @@ function checkCompatible(fresh: unknown, saved: unknown, trail: Trail, checked =
   const savedKind = kindOf(saved);
   if (freshKind === 'any' || savedKind === 'any') return;
   if (freshKind !== savedKind) throw new SnapshotError(`${trail.toString()} was saved as ${savedKind}, this version keeps ${freshKind}`);
+  if (freshKind === 'map') {
+    // Entries the options put in both (accounts, merchants) show whether the values still have their old shape.
+    for (const [entryKey, value] of fresh as Map<unknown, unknown>) {
+      if (!(saved as Map<unknown, unknown>).has(entryKey)) continue;
+      trail.push(mapKey(entryKey));
+      checkCompatible(value, (saved as Map<unknown, unknown>).get(entryKey), trail, checked);
+      trail.pop();
+    }
+    return;
+  }
   if (freshKind !== 'object') return;
   for (const [name, value] of Object.entries(fresh as object)) {
     if (!Object.hasOwn(saved as object, name)) continue;
@@ -347,7 +359,9 @@ function mergeDefaults(fresh: unknown, saved: unknown, merged = new Set<unknown>
   if (typeof saved !== 'object' || saved === null || merged.has(saved)) return saved;
   merged.add(saved);
   if (fresh instanceof Map && saved instanceof Map) {
-    for (const [entryKey, entryValue] of fresh) if (!saved.has(entryKey)) saved.set(entryKey, entryValue);
+    for (const [entryKey, entryValue] of fresh) {
+      saved.set(entryKey, saved.has(entryKey) ? mergeDefaults(entryValue, saved.get(entryKey), merged) : entryValue);
+    }
     return saved;
   }
   if (kindOf(fresh) !== 'object' || kindOf(saved) !== 'object') return saved;

@@ -142,6 +142,19 @@ describe('persistState', () => {
     expect(second.accounts).toEqual(new Map([['wx-a', 'secret-a'], ['wx-b', 'added to the options since']]));
   });
 
+  it('completes a Map entry the options fill with the fields added since the snapshot', () => {
+    type AccountState = { accounts: Map<string, { secret: string; pushToken?: string }> };
+    const accountOptions = { file, schema: 'test/1', transientKeys: [], label: 'Test sandbox', report: (message: string) => reports.push(message) };
+    const first: AccountState = { accounts: new Map([['wx-a', { secret: 'changed through the control API' }]]) };
+    persistState(first, accountOptions).close();
+
+    const second: AccountState = { accounts: new Map([['wx-a', { secret: 'secret-a', pushToken: 'token-a' }]]) };
+    persistState(second, accountOptions).close();
+
+    expect(second.accounts.get('wx-a')).toEqual({ secret: 'changed through the control API', pushToken: 'token-a' });
+    expect(reports).toEqual([]);
+  });
+
   it('writes atomically, once the changes pause, and no later than the longest delay', () => {
     jest.useFakeTimers();
     const state = freshState();
@@ -214,6 +227,11 @@ describe('persistState', () => {
       case: 'a number that became a string',
       content: () => JSON.stringify({ format: 'local-sandbox-snapshot', formatVersion: 1, schema: 'test/1', state: { secret: { $buffer: '' }, clockOffsetMs: '5' } }),
       reason: /state\.clockOffsetMs was saved as string, this version keeps number/,
+    },
+    {
+      case: 'an options-filled Map entry whose shape changed',
+      content: () => JSON.stringify({ format: 'local-sandbox-snapshot', formatVersion: 1, schema: 'test/1', state: { accounts: { $map: [['wx-a', { secret: 'secret-a' }]] } } }),
+      reason: /state\.accounts\.get\("wx-a"\) was saved as object, this version keeps string/,
     },
     {
       case: 'damaged encoding',
