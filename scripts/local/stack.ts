@@ -77,6 +77,8 @@ export interface Stack {
 export const DEFAULT_DATA_DIR = path.join(ROOT, '.local', 'cloudbase');
 /** The sandboxes' state for `npm start`, beside the database (`.local/sandbox/wechat.json`, `pay.json`). */
 export const DEFAULT_SANDBOX_DATA_DIR = path.join(ROOT, '.local', 'sandbox');
+/** The Pay sandbox's test CA and certificates for `npm start` (ignored by git with the rest of .local). */
+export const DEFAULT_CERTS_DIR = path.join(ROOT, '.local', 'certs');
 
 /** The stack's port is taken; the message says which and how to choose another. */
 export class PortInUseError extends Error {
@@ -88,8 +90,6 @@ export class PortInUseError extends Error {
     this.name = 'PortInUseError';
   }
 }
-/** The Pay sandbox's test CA and certificates for `npm start` (ignored by git with the rest of .local). */
-export const DEFAULT_CERTS_DIR = path.join(ROOT, '.local', 'certs');
 
 function readBody(req: http.IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
