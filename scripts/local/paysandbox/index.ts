@@ -7,6 +7,7 @@
 import https from 'node:https';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { persistState, touchingHandler, touchingMethods, type SnapshotFileOptions } from '../persist';
 import { SandboxInputError, expectNonNegativeNumber } from '../sandbox/validate';
 import { queryRoute } from './api/query';
 import { createPayApiHandler, type PayRoute } from './api/router';
@@ -14,7 +15,7 @@ import { sendRoutes } from './api/send';
 import { createPayControl, type PaySandboxControl } from './control';
 import { createPayControlHandler } from './control-http';
 import { normalizePayOptions, type PaySandboxOptions } from './options';
-import { createPayState } from './state';
+import { createPayState, PAY_STATE_SCHEMA, PAY_TRANSIENT_KEYS } from './state';
 
 export { GETHBINFO_PATH } from './api/query';
 export { SENDMINIPROGRAMHB_PATH, SENDREDPACK_PATH } from './api/send';
@@ -36,6 +37,7 @@ export interface PaySandbox {
   handleControl(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
   /** The same operations programmatically. */
   control: PaySandboxControl;
+  /** Stops the Pay API and writes the state to its snapshot file, if it has one. */
   close(): Promise<void>;
 }
 
@@ -43,14 +45,22 @@ export interface PaySandbox {
 const PAY_ROUTES: readonly PayRoute[] = [...sendRoutes, queryRoute];
 const MAX_PORT = 65_535;
 
-/** Starts the Pay API on 127.0.0.1 (`port`, default 0 = a free one); options are validated strictly. */
-export async function startPaySandbox(options: PaySandboxOptions & { port?: number }): Promise<PaySandbox> {
+/**
+ * Starts the Pay API on 127.0.0.1 (`port`, default 0 = a free one); options are validated strictly.
+ * With `persistence`, the state (balances, packets, users, limits, the package signing secret) is
+ * restored from its snapshot file and saved after every API and control call; without, it lives in memory.
+ */
+export async function startPaySandbox(options: PaySandboxOptions & { port?: number }, persistence?: SnapshotFileOptions): Promise<PaySandbox> {
   const config = normalizePayOptions(options);
   const port = options.port === undefined ? 0 : expectNonNegativeNumber(options.port, 'pay sandbox options.port', MAX_PORT);
   if (!Number.isInteger(port)) throw new SandboxInputError('pay sandbox options.port must be an integer');
   const state = createPayState(config);
-  const control = createPayControl(state, new Set(PAY_ROUTES.map((route) => route.path)));
-  const handleApi = createPayApiHandler(state, PAY_ROUTES);
+  // Restored before the control and the handler capture the state.
+  const persisted = persistence === undefined ? undefined : persistState(state, {
+    ...persistence, schema: PAY_STATE_SCHEMA, transientKeys: PAY_TRANSIENT_KEYS, label: 'Pay sandbox',
+  });
+  const control = touchingMethods(createPayControl(state, new Set(PAY_ROUTES.map((route) => route.path))), persisted);
+  const handleApi = touchingHandler(createPayApiHandler(state, PAY_ROUTES), persisted);
   const server = https.createServer({
     ca: config.tls.caPem,
     cert: config.tls.certPem,
@@ -63,21 +73,29 @@ export async function startPaySandbox(options: PaySandboxOptions & { port?: numb
   });
   server.on('tlsClientError', () => {
     state.counters.tlsHandshakeFailures += 1;
+    persisted?.touch();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    persisted?.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   return {
     url: `https://127.0.0.1:${address.port}`,
-    handleControl: createPayControlHandler(control),
+    handleControl: touchingHandler(createPayControlHandler(control), persisted),
     control,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    async close() {
+      await new Promise<void>((resolve, reject) => {
         // Keep-alive sockets of clients would otherwise hold close() open.
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
-      }),
+      });
+      persisted?.close();
+    },
   };
 }
