@@ -146,7 +146,7 @@ describe('POST /__sandbox/client/add-card', () => {
     },
     {
       case: 'a card_id changed after signing',
-      item: ({ apiTicket, cardId }) => ({ ...signedItem({ cardId: `${cardId.slice(0, -1)}X`, apiTicket }), cardId }),
+      item: ({ apiTicket, cardId }) => ({ ...signedItem({ cardId: `${cardId.slice(0, -1)}${cardId.endsWith('X') ? 'Y' : 'X'}`, apiTicket }), cardId }),
       reason: 'invalid signature',
     },
     { case: 'a code on a card without use_custom_code', item: ({ apiTicket, cardId }) => ({ cardId, apiTicket, code: '123456789012' }), reason: 'code must not be sent for a card without use_custom_code' },
