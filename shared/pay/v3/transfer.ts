@@ -203,11 +203,11 @@ export function createTransferBillsClient(options: PayV3HttpOptions): TransferBi
       if (state === 'WAIT_USER_CONFIRM' && packageInfo === undefined) throw new PayV3UnknownOutcomeError(endpoint, 'WAIT_USER_CONFIRM without package_info');
       return { outBillNo, transferBillNo, state, createTime: text(json.create_time) ?? '', packageInfo, failReason: text(json.fail_reason) };
     },
-    queryByOutBillNo(outBillNo) {
+    async queryByOutBillNo(outBillNo) {
       const number = expectOutBillNo(outBillNo);
       return lookup('transfer-bills.query-by-out-bill-no', `${BILLS_PATH}/out-bill-no/${number}`, { outBillNo: number });
     },
-    queryByTransferBillNo(transferBillNo) {
+    async queryByTransferBillNo(transferBillNo) {
       if (typeof transferBillNo !== 'string' || !TRANSFER_BILL_NO.test(transferBillNo)) {
         throw new InputError('transferBillNo must be 1–64 characters of [0-9A-Za-z]', 'transferBillNo');
       }
