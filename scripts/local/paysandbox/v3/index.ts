@@ -14,6 +14,7 @@
  * The clock (`POST clock`), the user registry (`POST users`) and `POST reset` are the Pay sandbox's.
  */
 import type http from 'node:http';
+import { persistState, touchingHandler, touchingMethods, type SnapshotFileOptions } from '../../persist';
 import { BodyTooLargeError, parseJsonBody, readBody, sendJson } from '../../sandbox/http';
 import { SandboxInputError } from '../../sandbox/validate';
 import type { PayConfig } from '../options';
@@ -22,7 +23,7 @@ import { createV3ApiHandler } from './api';
 import { createPayV3Control, type PayV3SandboxControl } from './control';
 import { createNotifier } from './notify';
 import { normalizeV3Options, type PayV3SandboxOptions } from './options';
-import { createV3State, settleBills, type V3Context } from './state';
+import { V3_STATE_SCHEMA, createV3State, settleBills, type V3Context } from './state';
 
 export { TRANSFER_BILLS_PATH } from './api';
 export type { RequestMerchantTransferInput, RequestMerchantTransferResult } from './client';
@@ -47,12 +48,20 @@ export interface PayV3Sandbox {
 const CONTROL_PREFIX = '/__sandbox/pay';
 const CONTROL_BODY_LIMIT_BYTES = 64 * 1024;
 
-/** Starts the APIv3 side over the Pay sandbox's state (clock, users); options are validated strictly. */
-export function createPayV3Sandbox(options: PayV3SandboxOptions, pay: PayState, payConfig: PayConfig): PayV3Sandbox {
+/**
+ * Starts the APIv3 side over the Pay sandbox's state (clock, users); options are validated
+ * strictly. With `persistence` its state (bills, packages, balances, notifies and their retries)
+ * is restored from its own snapshot file and saved after every call and every background step.
+ */
+export function createPayV3Sandbox(options: PayV3SandboxOptions, pay: PayState, payConfig: PayConfig, persistence?: SnapshotFileOptions): PayV3Sandbox {
   const config = normalizeV3Options(options, payConfig);
   const ctx: V3Context = { config, pay, state: createV3State(config, pay) };
+  // Restored before the notifier and the control capture the state; the state holds no config.
+  const persisted = persistence === undefined ? undefined : persistState(ctx.state, {
+    ...persistence, schema: V3_STATE_SCHEMA, transientKeys: [], label: 'Pay sandbox (APIv3)',
+  });
   const notifier = createNotifier(ctx);
-  const control = createPayV3Control(ctx, notifier);
+  const control = touchingMethods(createPayV3Control(ctx, notifier), persisted);
   const ok = { ok: true };
   type Operation = (body: unknown) => unknown;
   const operations: Record<string, Partial<Record<string, Operation>>> = {
@@ -78,7 +87,7 @@ export function createPayV3Sandbox(options: PayV3SandboxOptions, pay: PayState, 
     '/client/request-merchant-transfer': { POST: (body) => control.requestMerchantTransfer(body as never) },
   };
   return {
-    handleApi: createV3ApiHandler(ctx, () => notifier.deliverDue()),
+    handleApi: touchingHandler(createV3ApiHandler(ctx, () => notifier.deliverDue()), persisted),
     ownsControlPath: (pathname) => pathname.startsWith(CONTROL_PREFIX) && operations[pathname.slice(CONTROL_PREFIX.length)] !== undefined,
     async handleControl(req, res) {
       try {
@@ -103,7 +112,11 @@ export function createPayV3Sandbox(options: PayV3SandboxOptions, pay: PayState, 
     settle() {
       settleBills(ctx);
       notifier.deliverDue();
+      persisted?.touch();
     },
-    close: () => notifier.close(),
+    close() {
+      notifier.close();
+      persisted?.close();
+    },
   };
 }

@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { markStateChanged } from '../../persist';
 import { messageBytes, randomNonce, rsaSign } from './sign';
 import { settleBills, v3NowMs, v3WallNowMs, type NotifyAttempt, type NotifyRecord, type V3Context } from './state';
 
@@ -45,6 +46,8 @@ export function createNotifier(ctx: V3Context): Notifier {
     const atMs = v3NowMs(ctx);
     const { status, error } = await post(record.url, headers, record.body, ctx.config.notifyTimeoutMs);
     ctx.state.counters.notifyAttempts += 1;
+    // Outside any request: the snapshot is told by hand.
+    markStateChanged(ctx.state);
     // A reset while the attempt was out: the record is gone and its outcome means nothing.
     if (ctx.state.notifies.get(record.id) !== record) return;
     record.attempts.push({ atMs, status, error, replay: false });
@@ -64,14 +67,18 @@ export function createNotifier(ctx: V3Context): Notifier {
     settleBills(ctx);
     const nowMs = v3NowMs(ctx);
     for (const record of ctx.state.notifies.values()) {
+      // nextAttemptAtMs stays set while the attempt is out: a restart meanwhile sends it again.
       if (record.nextAttemptAtMs === null || record.nextAttemptAtMs > nowMs || inFlight.has(record.id)) continue;
-      record.nextAttemptAtMs = null;
       const running = attempt(record).finally(() => inFlight.delete(record.id));
       inFlight.set(record.id, running);
     }
   };
 
-  const timer = ctx.config.tickMs > 0 ? setInterval(deliverDue, ctx.config.tickMs) : undefined;
+  const tick = (): void => {
+    deliverDue();
+    markStateChanged(ctx.state);
+  };
+  const timer = ctx.config.tickMs > 0 ? setInterval(tick, ctx.config.tickMs) : undefined;
   timer?.unref();
 
   return {

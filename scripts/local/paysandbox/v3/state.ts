@@ -121,7 +121,11 @@ export interface V3Counters {
   notifyAttempts: number;
 }
 
-/** The whole APIv3 state; plain data only. */
+/**
+ * The whole APIv3 state; plain data only, so it persists as a whole (`.local/sandbox/pay-v3.json`,
+ * the contract in `../../persist.ts`): a field added here is saved and restored with no other
+ * change. Options (keys, timings) stay in {@link V3Context.config}, rebuilt at every start.
+ */
 export interface V3State {
   /** By `${mchId} ${outBillNo}`. */
   bills: Map<string, TransferBillRecord>;
@@ -145,6 +149,9 @@ export interface V3State {
   notifyUrl: string | null;
   counters: V3Counters;
 }
+
+/** The snapshot's schema: bump it when a change makes older snapshots unreadable (they are then set aside). */
+export const V3_STATE_SCHEMA = 'pay-sandbox-v3/1';
 
 /** What every v3 function works on: validated options, the Pay sandbox's state (clock, users) and the v3 state. */
 export interface V3Context {
