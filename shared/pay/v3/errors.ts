@@ -70,8 +70,3 @@ export class PayV3UnknownOutcomeError extends PayV3Error {
     this.status = options.status;
   }
 }
-
-/** Type guard: the outcome of the call is unknown. */
-export function isPayV3UnknownOutcome(error: unknown): error is PayV3UnknownOutcomeError {
-  return error instanceof PayV3UnknownOutcomeError;
-}

@@ -86,7 +86,7 @@ const FIELD_LABELS: Readonly<Record<string, string>> = {
 };
 
 /** Matches a `/v3/` request to an operation; undefined for paths the sandbox does not serve. */
-export function matchV3Route(method: string, pathname: string): Route | undefined {
+function matchV3Route(method: string, pathname: string): Route | undefined {
   if (pathname === TRANSFER_BILLS_PATH) return method === 'POST' ? { operation: 'create', param: undefined } : undefined;
   if (!pathname.startsWith(`${TRANSFER_BILLS_PATH}/`)) return undefined;
   const parts = pathname.slice(TRANSFER_BILLS_PATH.length + 1).split('/');

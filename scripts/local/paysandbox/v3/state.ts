@@ -18,7 +18,6 @@ import type { V3Fault } from './faults';
 /** A bill's states (reference §1.5). */
 export const TRANSFER_STATES = ['ACCEPTED', 'PROCESSING', 'WAIT_USER_CONFIRM', 'TRANSFERING', 'SUCCESS', 'FAIL', 'CANCELING', 'CANCELLED'] as const;
 export type TransferState = (typeof TRANSFER_STATES)[number];
-const FINAL_STATES: ReadonlySet<TransferState> = new Set(['SUCCESS', 'FAIL', 'CANCELLED']);
 
 /** The fail_reason of a bill nobody confirmed in time. UNVERIFIED (reference §1.5): change it here. */
 export const OVERDUE_CLOSE_REASON = 'OVERDUE_CLOSE';
@@ -375,10 +374,6 @@ export function cancelBill(ctx: V3Context, bill: TransferBillRecord): void {
   if (bill.packageInfo !== null) ctx.state.billsByPackage.delete(bill.packageInfo);
   bill.cancelledAtMs = nowMs + ctx.config.cancelingMs;
   advanceBill(ctx, bill, nowMs);
-}
-
-export function isFinalState(state: TransferState): boolean {
-  return FINAL_STATES.has(state);
 }
 
 /**
