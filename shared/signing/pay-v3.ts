@@ -123,7 +123,8 @@ export function payV3Authorization(input: PayV3AuthorizationInput): string {
   });
   const signature = rsaSha256Sign(signingString, options.privateKey as PayV3Key);
   const timestamp = requireSeconds(options.timestamp, 'timestamp');
-  return `${PAY_V3_SIGNATURE_TYPE} mchid="${mchId}",nonce_str="${options.nonce as string}",timestamp="${timestamp}",serial_no="${serialNo}",signature="${signature}"`;
+  const nonce = requireHeaderValue(options.nonce, 'nonce');
+  return `${PAY_V3_SIGNATURE_TYPE} mchid="${mchId}",nonce_str="${nonce}",timestamp="${timestamp}",serial_no="${serialNo}",signature="${signature}"`;
 }
 
 /** What WeChat signs in responses and notifies: `TIMESTAMP\nNONCE\nBODY\n`, over the raw body bytes. */

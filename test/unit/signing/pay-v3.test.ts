@@ -84,9 +84,12 @@ describe('payV3Authorization', () => {
     expect(V3_CREATE_BODY.length).toBeLessThan(447);
   });
 
-  it('refuses a serial that would break the quoted header', () => {
-    expect(() => payV3Authorization({ method: 'GET', url: '/v3/x', body: '', timestamp: 1, nonce: 'n', mchId: V1_MCH_ID, serialNo: 'A",signature="x', privateKey: V1_KEY }))
-      .toThrow(expect.objectContaining({ field: 'serialNo' }));
+  it.each([
+    { case: 'a serial', input: { serialNo: 'A",signature="x' }, field: 'serialNo' },
+    { case: 'a nonce', input: { nonce: 'n",mchid="1' }, field: 'nonce' },
+  ])('refuses $case that would break the quoted header', ({ input, field }) => {
+    const base = { method: 'GET', url: '/v3/x', body: '', timestamp: 1, nonce: 'n', mchId: V1_MCH_ID, serialNo: V1_SERIAL_NO, privateKey: V1_KEY };
+    expect(() => payV3Authorization({ ...base, ...input })).toThrow(expect.objectContaining({ field }));
   });
 });
 
