@@ -114,4 +114,6 @@ export const COLLECTIONS = {
   redPacketCounters: 'rp_counters',
   /** Merchant API certificates by mch_id, when they are not in the environment. */
   payMerchantCerts: 'pay_merchant_certs',
+  /** APIv3 key material by mch_id (merchant key and serial, APIv3 key, WeChat Pay public key / platform certificates), when not in the environment. */
+  payV3Keys: 'pay_v3_keys',
 } as const;
