@@ -5,8 +5,9 @@ import { parseEnv } from 'node:util';
 import { envReader, readTokenFetcherConfig } from '../shared/config';
 import { COLLECTIONS } from '../shared/store/port';
 import { buildFunctions } from './build';
-import { cloudDatabaseAcl, type DatabaseAclApi } from './lib/cloud-api';
+import { cloudDatabaseAcl, type DatabaseAclApi } from './lib/database-acl';
 import { ROOT, templateVariables } from './lib/cloudbaserc';
+import { applyFunctionSecurityRules, functionSecurityRules, RULES_CONSOLE_PATH, type FunctionRules } from './lib/function-rules';
 
 /** Variables cloudbaserc.json may leave unset: their defaults are passed to tcb explicitly. */
 const DEFAULTS: Record<string, string> = {
@@ -120,6 +121,9 @@ async function ensureCollections(env: Record<string, string | undefined>): Promi
   }
 }
 
+/** The region of the TCB API calls that set the rules and check permissions (the environment's region). */
+const DEFAULT_REGION = 'ap-shanghai';
+
 /**
  * The accounts registry holds AppSecrets, push tokens and EncodingAESKeys: only server SDKs may
  * read it. CloudBase's 仅管理端可读写 (ADMINONLY) keeps every mini-program and web client out;
@@ -154,14 +158,46 @@ async function checkAccountsPermission(env: Record<string, string | undefined>):
     console.log(`Database permission NOT CHECKED (TENCENTCLOUD_SECRETID/SECRETKEY are not set): ${ACCOUNTS_ACL_HOWTO}.`);
     return;
   }
-  const api = cloudDatabaseAcl(
-    { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN ? { sessionToken: env.TENCENTCLOUD_SESSIONTOKEN } : {}) },
-    env.ENV_ID!,
-  );
+  const api = cloudDatabaseAcl({
+    envId: env.ENV_ID!,
+    credentials: { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN ? { sessionToken: env.TENCENTCLOUD_SESSIONTOKEN } : {}) },
+    region: env.TENCENTCLOUD_REGION || DEFAULT_REGION,
+  });
   try {
     console.log(await ensureAccountsPermission(api));
   } catch (error) {
     throw new Error(`Could not make sure no client can read the accounts registry (${(error as Error).message}). Before adding accounts, ${ACCOUNTS_ACL_HOWTO}.`);
+  }
+}
+
+/**
+ * Applies the function security rules with the Tencent Cloud keys, or prints them and where to
+ * paste them. Answers false when they could not be applied (the deploy then fails: without
+ * them a client may invoke any function, and the handlers' own checks are the only lock).
+ */
+export async function ensureFunctionSecurityRules(
+  env: Record<string, string | undefined>,
+  options: { rules?: FunctionRules; print?: (line: string) => void; endpoint?: string } = {},
+): Promise<boolean> {
+  const rules = options.rules ?? functionSecurityRules();
+  const print = options.print ?? console.log;
+  const text = JSON.stringify(rules, null, 2);
+  if (!env.TENCENTCLOUD_SECRETID || !env.TENCENTCLOUD_SECRETKEY) {
+    print(`Function security rules: TENCENTCLOUD_SECRETID/SECRETKEY are not set, so set them by hand in ${RULES_CONSOLE_PATH}:\n${text}`);
+    return true;
+  }
+  try {
+    await applyFunctionSecurityRules(rules, {
+      envId: env.ENV_ID!,
+      credentials: { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN ? { sessionToken: env.TENCENTCLOUD_SESSIONTOKEN } : {}) },
+      region: env.TENCENTCLOUD_REGION || DEFAULT_REGION,
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    });
+    print(`function security rules: applied (${Object.keys(rules).filter((name) => name !== '*').join(', ')} callable by signed-in users; nothing else)`);
+    return true;
+  } catch (error) {
+    print(`The function security rules could NOT be applied (${(error as Error).message}). Set them by hand in ${RULES_CONSOLE_PATH}:\n${text}`);
+    return false;
   }
 }
 
@@ -178,6 +214,7 @@ async function main(): Promise<void> {
   if (args.dryRun) {
     console.log(`settings ok; would build and run: tcb ${command.join(' ')}`);
     console.log(`then create the collections and check that ${COLLECTIONS.accounts} has permission ${ACCOUNTS_ACL} (仅管理端可读写)`);
+    console.log(`and set the function security rules (${RULES_CONSOLE_PATH}):\n${JSON.stringify(functionSecurityRules(), null, 2)}`);
     return;
   }
   const tcb = findTcb();
@@ -197,6 +234,7 @@ async function main(): Promise<void> {
     await ensureCollections(env);
     await checkAccountsPermission(env);
   }
+  if (!(await ensureFunctionSecurityRules(env))) process.exit(1);
   console.log(
     `\nDeployed. Check that getToken has the fixed outbound IP: CloudBase console → 云函数 → getToken → 函数配置 → 固定出口IP, ` +
       `and put the IP shown there into the official account's IP whitelist (公众平台 → 设置与开发 → 基本配置 → IP白名单).`,

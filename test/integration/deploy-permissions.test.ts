@@ -1,30 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ACCOUNTS_ACL_HOWTO, ensureAccountsPermission } from '../../scripts/deploy';
-import { CloudApiError, cloudDatabaseAcl, tc3Authorization } from '../../scripts/lib/cloud-api';
-
-describe('tc3Authorization (Tencent Cloud API signature v3)', () => {
-  it('matches the worked example of the official signature doc', () => {
-    // cloud.tencent.com/document/api/213/30654: CVM DescribeInstances, timestamp 1551113065; the doc
-    // gives payload hash 35e9c5b0…, canonical request hash 5ffe6a04… and this signature.
-    const authorization = tc3Authorization({
-      secretId: 'AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE',
-      secretKey: 'Gu5t9xGARNpq86cd98joQYCN3EXAMPLE',
-      service: 'cvm',
-      host: 'cvm.tencentcloudapi.com',
-      payload: '{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}',
-      timestampSeconds: 1551113065,
-    });
-    expect(authorization).toBe(
-      'TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, ' +
-        'SignedHeaders=content-type;host, Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168',
-    );
-  });
-});
+import { cloudDatabaseAcl } from '../../scripts/lib/database-acl';
+import { CloudApiError, tc3Authorization } from '../../scripts/lib/tencentcloud';
 
 /**
  * A stand-in for tcb.tencentcloudapi.com's two database-permission actions: it checks each
- * request's signature and answers as the API reference documents (Response.AclTag, Response.Error).
+ * request's signature (TC3, whose algorithm test/unit/function-rules.test.ts pins to the official
+ * example) and answers as the API reference documents (Response.AclTag, Response.Error).
  */
 async function startCloudApi(initialAcl: string, options: { ignoreModify?: boolean } = {}) {
   const acl = new Map([['wx_accounts', initialAcl]]);
@@ -40,7 +23,7 @@ async function startCloudApi(initialAcl: string, options: { ignoreModify?: boole
       });
       const params = JSON.parse(body) as { EnvId: string; CollectionName: string; AclTag?: string };
       let response: Record<string, unknown>;
-      if (req.headers.authorization !== expected || req.headers['x-tc-version'] !== '2018-06-08') {
+      if (req.headers.authorization !== expected || req.headers['x-tc-version'] !== '2018-06-08' || req.headers['x-tc-region'] !== 'ap-shanghai') {
         response = { Error: { Code: 'AuthFailure.SignatureFailure', Message: 'The provided credentials could not be validated.' } };
       } else if (params.EnvId !== 'prod-1a2b3c') {
         response = { Error: { Code: 'ResourceNotFound', Message: 'env not found' } };
@@ -64,6 +47,7 @@ async function startCloudApi(initialAcl: string, options: { ignoreModify?: boole
 
 describe('npm run deploy: the accounts registry\'s database permission', () => {
   const credentials = { secretId: 'AKIDlocal', secretKey: 'local-secret-key' };
+  const target = (url: string, keys = credentials) => ({ envId: 'prod-1a2b3c', credentials: keys, region: 'ap-shanghai', endpoint: url });
 
   it.each([
     { case: 'already ADMINONLY', initial: 'ADMINONLY', actions: ['DescribeDatabaseACL'], report: 'permission ADMINONLY (仅管理端可读写), no client can read it' },
@@ -73,7 +57,7 @@ describe('npm run deploy: the accounts registry\'s database permission', () => {
   ])('leaves the collection ADMINONLY when it was $case', async ({ initial, actions, report }) => {
     const api = await startCloudApi(initial);
     try {
-      await expect(ensureAccountsPermission(cloudDatabaseAcl(credentials, 'prod-1a2b3c', api.url))).resolves.toContain(report);
+      await expect(ensureAccountsPermission(cloudDatabaseAcl(target(api.url)))).resolves.toContain(report);
       expect(api.actions).toEqual(actions);
       expect(api.acl.get('wx_accounts')).toBe('ADMINONLY');
     } finally {
@@ -84,7 +68,7 @@ describe('npm run deploy: the accounts registry\'s database permission', () => {
   it('fails, saying what to set by hand, when the permission does not stick', async () => {
     const api = await startCloudApi('READONLY', { ignoreModify: true });
     try {
-      await expect(ensureAccountsPermission(cloudDatabaseAcl(credentials, 'prod-1a2b3c', api.url))).rejects.toThrow('still has permission READONLY');
+      await expect(ensureAccountsPermission(cloudDatabaseAcl(target(api.url)))).rejects.toThrow('still has permission READONLY');
       expect(ACCOUNTS_ACL_HOWTO).toMatch(/数据库 → wx_accounts → 数据权限 → 仅管理端可读写.*tcb permission set collection:wx_accounts --level adminonly/);
     } finally {
       await api.close();
@@ -94,7 +78,7 @@ describe('npm run deploy: the accounts registry\'s database permission', () => {
   it('keeps the cloud API\'s error code when it refuses the keys', async () => {
     const api = await startCloudApi('ADMINONLY');
     try {
-      const wrongKeys = cloudDatabaseAcl({ ...credentials, secretKey: 'wrong' }, 'prod-1a2b3c', api.url);
+      const wrongKeys = cloudDatabaseAcl(target(api.url, { ...credentials, secretKey: 'wrong' }));
       await expect(ensureAccountsPermission(wrongKeys)).rejects.toThrow(CloudApiError);
       await expect(ensureAccountsPermission(wrongKeys)).rejects.toThrow('DescribeDatabaseACL failed: AuthFailure.SignatureFailure');
     } finally {

@@ -68,7 +68,12 @@ export interface SandboxCounters {
   byAppid: Map<string, Map<string, number>>;
 }
 
-/** The whole mutable state of one sandbox. */
+/**
+ * The whole mutable state of one sandbox. It persists as a whole (`.local/sandbox/wechat.json`,
+ * see the contract in `../persist.ts`): a field added here is saved and restored with no other
+ * change, provided it holds data (Maps, Sets, arrays, plain objects, primitives, Dates, Buffers),
+ * not functions or class instances. Only {@link SANDBOX_TRANSIENT_KEYS} are left out.
+ */
 export interface SandboxState {
   readonly config: SandboxConfig;
   clockOffsetMs: number;
@@ -88,6 +93,12 @@ export interface SandboxState {
   images: Map<string, UploadedImage>;
   cards: CardState;
 }
+
+/** Left out of the snapshot: rebuilt from the options at every start (and it holds the clock function). */
+export const SANDBOX_TRANSIENT_KEYS = ['config'] as const satisfies readonly (keyof SandboxState)[];
+/** The snapshot's schema: bump it when a change makes older snapshots unreadable (they are then set aside). */
+// /2: accounts became Map<appid, SandboxAccount> (kind, verification, push settings) instead of Map<appid, secret>.
+export const SANDBOX_STATE_SCHEMA = 'wechat-sandbox/2';
 
 /** A fresh state from validated options. */
 export function createSandboxState(config: SandboxConfig): SandboxState {
@@ -117,9 +128,12 @@ export function createSandboxState(config: SandboxConfig): SandboxState {
  */
 export function resetSandboxState(state: SandboxState, options: { keepAccounts: boolean }): void {
   state.clockOffsetMs = 0;
-  if (!options.keepAccounts) state.accounts = new Map([...state.config.accounts].map(([appid, account]) => [appid, structuredClone(account)]));
+  if (!options.keepAccounts) state.accounts = new Map([...state.config.accounts].map(([appid, account]) => [appid, copyAccount(account)]));
   state.ipWhitelist = new Set(state.config.ipWhitelist);
-  for (const account of state.accounts.values()) account.ipWhitelist = structuredClone(state.config.accounts.get(account.appid)?.ipWhitelist ?? null);
+  for (const account of state.accounts.values()) {
+    const configured = state.config.accounts.get(account.appid)?.ipWhitelist ?? null;
+    account.ipWhitelist = configured === null ? null : [...configured];
+  }
   state.tokensByValue.clear();
   state.tokensByAppid.clear();
   state.tickets.clear();
@@ -129,6 +143,11 @@ export function resetSandboxState(state: SandboxState, options: { keepAccounts: 
   state.counters = emptyCounters();
   state.images.clear();
   clearCardState(state.cards);
+}
+
+// A copy made in this realm, not structuredClone's: the state persists only plain objects of its own realm.
+function copyAccount(account: SandboxAccount): SandboxAccount {
+  return { ...account, push: account.push === null ? null : { ...account.push }, ipWhitelist: account.ipWhitelist === null ? null : [...account.ipWhitelist] };
 }
 
 export function emptyCounters(): SandboxCounters {

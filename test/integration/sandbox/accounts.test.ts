@@ -3,6 +3,9 @@
  * each account's own IP whitelist, 48001 for APIs an account type does not have
  * (reference/official-accounts.md §1), and calls counted per account.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import got from 'got';
 import { startWechatSandbox, type RunningWechatSandbox, type WechatSandboxOptions } from '../../../scripts/local/sandbox';
 
@@ -116,5 +119,33 @@ describe('GET /__sandbox/stats/accounts', () => {
       body: { byAppid: { [SUBSCRIPTION]: { '/cgi-bin/stable_token': 1, '/cgi-bin/ticket/getticket': 1 }, [SERVICE]: { '/cgi-bin/stable_token': 2 } } },
     });
     expect(sandbox.control.stats().calls['/cgi-bin/ticket/getticket']).toBe(2);
+  });
+});
+
+describe('accounts across a restart of the sandbox', () => {
+  it('keeps an account changed through the control API, its own whitelist included', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sandbox-accounts-'));
+    const problems: string[] = [];
+    const persistence = { file: path.join(dir, 'wechat.json'), report: (message: string) => problems.push(message) };
+    try {
+      const first = await startWechatSandbox(options, persistence);
+      first.control.setAccount({ appid: SUBSCRIPTION, secret: 'rotated', verified: true });
+      first.control.setWhitelist([STRANGER_IP], SERVICE);
+      await first.close();
+      const second = await startWechatSandbox(options, persistence);
+      try {
+        expect(second.control.accounts().accounts).toEqual([
+          expect.objectContaining({ appid: SERVICE, mode: 'safe' }),
+          expect.objectContaining({ appid: SUBSCRIPTION, verified: true, token: 'tokenA2' }),
+        ]);
+        expect(second.state.accounts.get(SUBSCRIPTION)?.secret).toBe('rotated');
+        expect(second.state.accounts.get(SERVICE)?.ipWhitelist).toEqual([STRANGER_IP]);
+      } finally {
+        await second.close();
+      }
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
