@@ -46,6 +46,7 @@ function parse(argv: string[]): Parsed {
     if (arg === '--local') {
       parsed.localUrl = next && /^https?:\/\//.test(next) ? argv[(i += 1)]! : `http://127.0.0.1:${process.env.PORT ?? 3000}`;
     } else if (arg === '--json') parsed.json = true;
+    else if (arg === '--help') parsed.command = '--help';
     else if (arg === '--verified' || arg === '--unverified') parsed.fields.verified = arg === '--verified';
     else if (arg in VALUE_FLAGS || arg in ENV_FLAGS) {
       if (next === undefined || next.startsWith('--')) throw new Error(`${arg} needs a value\n\n${USAGE}`);
