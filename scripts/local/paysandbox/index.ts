@@ -18,6 +18,7 @@ import { createPayState } from './state';
 
 export { GETHBINFO_PATH } from './api/query';
 export { SENDMINIPROGRAMHB_PATH, SENDREDPACK_PATH } from './api/send';
+export type { PayBehaviour, PayBehaviourInput, PayBehaviourView, QueryAppids } from './behaviour';
 export { BizRedPacketFailure, type SendBizRedPacketInput, type SendBizRedPacketResult } from './client';
 export type { PacketRef, PayClockView, PayLedgerEntry, PayMerchantView, PaySandboxControl } from './control';
 export { PAY_CONTROL_PREFIX } from './control-http';
