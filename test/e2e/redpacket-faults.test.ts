@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mchBillnoFor } from '../../shared/redpacket/billno';
-import { claimIdOf, type ClaimDoc } from '../../shared/redpacket/model';
+import { mchBillnoFor } from '../../shared/claims/payout/redpacket';
+import type { ClaimDoc } from '../../shared/claims/model';
 import { ADMIN, adminDb, callFunction, LOCAL_ACCOUNT, startTestStack, type Stack, type TestCaller } from '../helpers/stack';
 import {
-  claim, claimsOf, expectPaidEqualsClaimed, ledger, linkedCashUser, mpOpenid, mpUser, openCampaign, payControl,
+  claim, claimIdFor, claimsOf, expectPaidEqualsClaimed, ledger, linkedCashUser, mpUser, openCampaign, payControl,
 } from '../integration/redpacket/support';
 
 const SENDREDPACK = '/mmpaymkttransfers/sendredpack';
@@ -65,10 +65,10 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
   });
   afterAll(() => stack.close());
 
-  async function userFor(kind: Kind, name: string): Promise<{ caller: TestCaller; userKey: string }> {
-    if (kind === 'miniprogram') return { caller: mpUser(name), userKey: mpOpenid(name) };
+  async function userFor(kind: Kind, name: string): Promise<{ caller: TestCaller; name: string }> {
+    if (kind === 'miniprogram') return { caller: mpUser(name), name };
     const { caller } = await linkedCashUser(stack, name);
-    return { caller, userKey: `uUNION_${name}` };
+    return { caller, name };
   }
 
   async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -87,8 +87,8 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
   it('survives each fault before the call and after acceptance with nothing paid twice', async () => {
     const outcomes = await Promise.all(SCENARIOS.map(async (scenario, index) => {
       const campaignId = CAMPAIGN[scenario.kind];
-      const { caller, userKey } = await userFor(scenario.kind, `fault${index}`);
-      const claimId = claimIdOf(campaignId, userKey);
+      const { caller, name } = await userFor(scenario.kind, `fault${index}`);
+      const claimId = claimIdFor(campaignId, name);
       const path = scenario.kind === 'cash' ? SENDREDPACK : SENDMINIPROGRAMHB;
       for (const fault of scenario.faults) await payControl(stack, 'POST', 'faults', { path, mchBillno: mchBillnoFor(claimId, 1), ...fault });
       for (const fault of scenario.queryFaults ?? []) await payControl(stack, 'POST', 'faults', { path: GETHBINFO, mchBillno: mchBillnoFor(claimId, 1), ...fault });
@@ -110,8 +110,8 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
 
   it('survives the worker being killed mid-send, before and after WeChat accepted', async () => {
     for (const [index, fault] of [{ accept: true, delayMs: 3_000 }, { accept: false, delayMs: 1_500 }].entries()) {
-      const { caller, userKey } = await userFor('cash', `killed${index}`);
-      const claimId = claimIdOf(CAMPAIGN.cash, userKey);
+      const { caller, name } = await userFor('cash', `killed${index}`);
+      const claimId = claimIdFor(CAMPAIGN.cash, name);
       await payControl(stack, 'POST', 'faults', { path: SENDREDPACK, mchBillno: mchBillnoFor(claimId, 1), ...fault });
       expectedPaid.push({ campaignId: CAMPAIGN.cash, claimId, attempt: 1 });
       const call = claim(stack, CAMPAIGN.cash, caller);
@@ -124,8 +124,8 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
   });
 
   it('survives the worker dying after the reply but before the claim is updated', async () => {
-    const { caller, userKey } = await userFor('cash', 'afterreply');
-    const claimId = claimIdOf(CAMPAIGN.cash, userKey);
+    const { caller, name } = await userFor('cash', 'afterreply');
+    const claimId = claimIdFor(CAMPAIGN.cash, name);
     const billno = mchBillnoFor(claimId, 1);
     // The reply is held back long enough to lock the claim document, so the update after it waits on the lock.
     await payControl(stack, 'POST', 'faults', { path: SENDREDPACK, mchBillno: billno, accept: true, delayMs: 800 });

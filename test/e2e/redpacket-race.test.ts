@@ -1,4 +1,4 @@
-import { REFUSAL_MESSAGES } from '../../shared/redpacket/errors';
+import { REFUSAL_MESSAGES } from '../../shared/claims/errors';
 import { ADMIN, callFunction, startTestStack, type Stack } from '../helpers/stack';
 import { campaignDoc, claim, claimsOf, expectPaidEqualsClaimed, mpOpenid, mpUser, openCampaign, payControl } from '../integration/redpacket/support';
 
@@ -57,7 +57,7 @@ describe('1,000 concurrent claims from 400 users on a 100-packet campaign (8 ins
       packagesByUser.set(n, (packagesByUser.get(n) ?? new Set()).add(result.data.package));
     }
     expect([...packagesByUser.values()].filter((packages) => packages.size > 1)).toEqual([]);
-    const paidUsers = new Set(paid.map((doc) => doc.userKey));
+    const paidUsers = new Set(paid.map((doc) => doc.openid));
     expect([...packagesByUser.keys()].filter((n) => !paidUsers.has(mpOpenid(`race${n}`)))).toEqual([]);
     const stats = await payControl(stack, 'GET', 'stats');
     expect(stats.calls['/mmpaymkttransfers/sendminiprogramhb']).toBeGreaterThanOrEqual(PACKETS);
