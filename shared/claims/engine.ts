@@ -104,10 +104,12 @@ export async function claimPacket(deps: ClaimDeps, campaignId: string, entry: Cl
   const eligibility = ELIGIBILITIES[entry.eligibility] as EligibilityModule<typeof entry.proof>;
   const context: EligibilityContext = { store: deps.store, miniProgramAppId: settings.miniProgramAppId, officialAppId: settings.officialAppId };
   const person = await eligibility.identify(entry.proof, campaign, context);
-  const keys = campaign.legacyKeys ? legacyKeysOf(person, settings.miniProgramAppId) : person.keys;
+  const { keys } = person;
   const claimId = claimIdOf(campaignId, keys[0]);
   const leaseOwner = randomUUID();
   if (memory.knowsClaim(claimId)) return repeatCall(deps, campaign, await loadClaim(deps.store, claimId), leaseOwner);
+  const legacy = campaign.legacyKeys ? await legacyClaimOf(deps, campaignId, person, settings.miniProgramAppId) : null;
+  if (legacy !== null) return repeatCall(deps, campaign, legacy, leaseOwner);
 
   // Refusals this instance's copy can decide: a definition never changes and the counters only grow.
   const nowMs = deps.now();
@@ -745,9 +747,18 @@ async function loadClaim(store: DocumentStore, claimId: string): Promise<ClaimDo
   return readClaim(claim);
 }
 
-/** Campaigns stored before claim keys existed keyed a claim by unionid, else openid; their new claims must too. */
-function legacyKeysOf(person: Person, miniProgramAppId: string): [string] {
-  return [person.unionid ?? person.openids[miniProgramAppId] ?? person.keys[0]];
+/**
+ * Campaigns stored before claim keys existed keyed a claim by unionid, else openid (`<id>:<key>`),
+ * with no key documents: a person who claimed there is found under either id before anything new
+ * is reserved (new claims get every key).
+ */
+async function legacyClaimOf(deps: ClaimDeps, campaignId: string, person: Person, miniProgramAppId: string): Promise<ClaimDoc | null> {
+  for (const key of [person.unionid, person.openids[miniProgramAppId]]) {
+    if (key === undefined) continue;
+    const stored = await deps.store.get<ClaimDoc>(COLLECTIONS.redPacketClaims, claimIdOf(campaignId, key));
+    if (stored !== null) return readClaim(stored);
+  }
+  return null;
 }
 
 function secondOf(ms: number): number {

@@ -47,8 +47,8 @@ export interface CampaignDoc extends StoredDoc, PacketTexts {
   rateWindowCount: number;
   createdAtMs: number;
   /**
-   * Set by {@link readCampaign} for a campaign stored before eligibility and payout existed: its
-   * claims are keyed by `unionid ?? openid` alone, so its new claims are too (never stored).
+   * Set by {@link readCampaign} for a campaign stored before eligibility and payout existed (never
+   * stored): its older claims are keyed `<id>:<unionid ?? openid>`, without key documents.
    */
   legacyKeys?: true;
 }

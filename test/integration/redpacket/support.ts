@@ -5,7 +5,7 @@
  */
 import { createCampaign } from '../../../scripts/campaign';
 import type { PayLedgerEntry } from '../../../scripts/local/paysandbox';
-import { claimIdOf, openidKey, readClaim, type CampaignDoc, type ClaimDoc } from '../../../shared/claims/model';
+import { claimIdOf, openidKey, readClaim, type CampaignDoc, type ClaimDoc, type ClaimKeyDoc } from '../../../shared/claims/model';
 import { createNodeSdkStore } from '../../../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore } from '../../../shared/store/port';
 import { linkUser } from '../../../shared/users/links';
@@ -81,6 +81,11 @@ export async function ledger(stack: Stack): Promise<PayLedgerEntry[]> {
 
 export async function claimsOf(stack: Stack, campaignId: string): Promise<ClaimDoc[]> {
   return (await operatorStore(stack).find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId }, { limit: 1000 })).map(readClaim);
+}
+
+/** The other keys (unionid…) reserved for claims of a campaign. */
+export async function claimKeysOf(stack: Stack, campaignId: string): Promise<string[]> {
+  return (await operatorStore(stack).find<ClaimKeyDoc>(COLLECTIONS.redPacketClaimKeys, { campaignId }, { limit: 1000 })).map((doc) => doc.key);
 }
 
 export async function campaignDoc(stack: Stack, campaignId: string): Promise<CampaignDoc> {
