@@ -478,8 +478,10 @@ async function sendStep(drive: Drive, claim: ClaimDoc, mode: SendMode): Promise<
   if (!(await waitForSendSlot(deps.store, payout.pacingKey, deps.settings.sendsPerSecond, { now: deps.now, maxWaitMs }))) {
     deps.log.warn('no send slot in time', { claimId: claim._id });
     // Nothing was sent: the reservation's SENDING goes back to RESERVED, the truth; other states stay as they are.
-    const patch = mode === 'fresh' ? { status: 'RESERVED' as const } : {};
-    return settleOr(drive, claim, await transition(drive, claim, { set: { ...patch, nextAttemptAtMs: deps.now() + NO_SLOT_RETRY_MS } }));
+    const nextAttemptAtMs = deps.now() + NO_SLOT_RETRY_MS;
+    return settleOr(drive, claim, await transition(drive, claim, mode === 'fresh'
+      ? { set: { status: 'RESERVED', nextAttemptAtMs }, inc: { sendCount: -1 } }
+      : { set: { nextAttemptAtMs } }));
   }
   // What was known before this send: a failure answer counts only for a billno that cannot have been paid.
   const uncertainBefore = mode === 'resend' || mode === 'recover' || claim.billnoUncertain;
