@@ -21,7 +21,7 @@ export interface CounterDoc extends StoredDoc {
  * No send starts in the last part of a second: one that left at .99 s would reach WeChat in the
  * next second and count against that second's limit too (the bench's 10/s table shows it).
  */
-export const PACING_GUARD_MS = 100;
+const PACING_GUARD_MS = 100;
 
 /** Keep a window's document a little past its end, so a late increment still finds it. */
 const COUNTER_GRACE_MS = 60_000;
