@@ -31,9 +31,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BlockList } from 'node:net';
-import { InputError, NotFoundError, StoreError } from '../errors';
+import { InputError, NotEligibleError, NotFoundError, RateLimitedError, StoreError } from '../errors';
 import type { Logger } from '../log';
 import { COLLECTIONS, TransactionConflictError, type DocumentStore, type Patch } from '../store/port';
+import { AccountNotLinkedError } from '../users/links';
 import { ipAllowed, regionAllowList } from './campaign';
 import { ELIGIBILITIES, type ClaimEntry } from './eligibility';
 import type { EligibilityContext, EligibilityModule, Payee, Person } from './eligibility/types';
@@ -111,22 +112,31 @@ export async function claimPacket(deps: ClaimDeps, campaignId: string, entry: Cl
   const legacy = campaign.legacyKeys ? await legacyClaimOf(deps, campaignId, person, settings.miniProgramAppId) : null;
   if (legacy !== null) return repeatCall(deps, campaign, legacy, leaseOwner);
 
-  // Refusals this instance's copy can decide: a definition never changes and the counters only grow.
-  const nowMs = deps.now();
-  if (nowMs < campaign.startsAtMs) throw refusal(RefusalReason.NOT_STARTED);
-  if (nowMs >= campaign.endsAtMs) throw refusal(RefusalReason.ENDED);
-  if (!ipAllowed(region, person.clientIp)) throw refusal(RefusalReason.REGION);
-  if (campaign.claimedCount >= campaign.packetCount) throw refusal(RefusalReason.SOLD_OUT);
-  const rateWindowStartMs = secondOf(nowMs);
-  if (campaign.rateWindowStartMs === rateWindowStartMs && campaign.rateWindowCount >= campaign.claimsPerSecond) {
-    throw tooManyCalls('campaign', rateWindowStartMs + 1_000 - nowMs);
+  let reserved: Awaited<ReturnType<typeof reserve>>;
+  try {
+    // Refusals this instance's copy can decide: a definition never changes and the counters only grow.
+    const nowMs = deps.now();
+    if (nowMs < campaign.startsAtMs) throw refusal(RefusalReason.NOT_STARTED);
+    if (nowMs >= campaign.endsAtMs) throw refusal(RefusalReason.ENDED);
+    if (!ipAllowed(region, person.clientIp)) throw refusal(RefusalReason.REGION);
+    if (campaign.claimedCount >= campaign.packetCount) throw refusal(RefusalReason.SOLD_OUT);
+    const rateWindowStartMs = secondOf(nowMs);
+    if (campaign.rateWindowStartMs === rateWindowStartMs && campaign.rateWindowCount >= campaign.claimsPerSecond) {
+      throw tooManyCalls('campaign', rateWindowStartMs + 1_000 - nowMs);
+    }
+    const payout = deps.payouts[campaign.payout];
+    const payee = await eligibility.payee(person, payout.payeeAppId, context);
+    // A broken certificate fails here, before anything is reserved.
+    await payout.prepare();
+    reserved = await reserve(deps, campaign, { claimId, keys, payee, leaseOwner });
+  } catch (error) {
+    // A refusal meant for newcomers (ended, sold out since, moved away, unlinked) must not hide the
+    // packet this person already has: whoever was told "being sent" comes back for it.
+    if (!isRefusal(error)) throw error;
+    const own = await deps.store.get<ClaimDoc>(COLLECTIONS.redPacketClaims, claimId);
+    if (own === null) throw error;
+    return repeatCall(deps, campaign, readClaim(own), leaseOwner);
   }
-  const payout = deps.payouts[campaign.payout];
-  const payee = await eligibility.payee(person, payout.payeeAppId, context);
-  // A broken certificate fails here, before anything is reserved.
-  await payout.prepare();
-
-  const reserved = await reserve(deps, campaign, { claimId, keys, payee, leaseOwner });
   if ('existing' in reserved) return repeatCall(deps, campaign, reserved.existing, leaseOwner);
   memory.rememberClaim(claimId);
   deps.log.info('red packet reserved', { claimId, amountFen: reserved.claim.amountFen, slotIndex: reserved.claim.slotIndex });
@@ -384,9 +394,11 @@ async function countCall(deps: ClaimDeps, claim: ClaimDoc, limit: number): Promi
   const nowMs = deps.now();
   const windowStartMs = minuteOf(nowMs);
   const collection = COLLECTIONS.redPacketClaims;
-  // A new minute: restart the count, compare-and-set on the window the claim was read with.
+  // A new minute: restart the count, compare-and-set on the window the claim was read with (a claim
+  // stored before calls were counted on it has no window: any other value matches it).
+  const readWindow = claim.callWindowStartMs === 0 ? { neq: windowStartMs } : claim.callWindowStartMs;
   if (claim.callWindowStartMs !== windowStartMs
-    && (await deps.store.update(collection, { _id: claim._id, callWindowStartMs: claim.callWindowStartMs }, { set: { callWindowStartMs: windowStartMs, callCount: 1 } })) === 1) {
+    && (await deps.store.update(collection, { _id: claim._id, callWindowStartMs: readWindow }, { set: { callWindowStartMs: windowStartMs, callCount: 1 } })) === 1) {
     return;
   }
   if ((await deps.store.update(collection, { _id: claim._id, callWindowStartMs: windowStartMs, callCount: { lt: limit } }, { inc: { callCount: 1 } })) === 1) return;
@@ -742,6 +754,11 @@ export class ClaimMemory {
 }
 
 // ───────────────────────── helpers ─────────────────────────
+
+/** A refusal of a new claim (not eligible, not linked, too many at once), as opposed to a failure. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof NotEligibleError || error instanceof RateLimitedError || error instanceof AccountNotLinkedError;
+}
 
 async function loadClaim(store: DocumentStore, claimId: string): Promise<ClaimDoc> {
   const claim = await store.get<ClaimDoc>(COLLECTIONS.redPacketClaims, claimId);

@@ -90,6 +90,25 @@ describe('the claim path under WeChat\'s real answers', () => {
     });
   });
 
+  describe('a claim still being sent', () => {
+    it('is answered to its owner after the campaign sold out, on every instance', async () => {
+      await openCampaign(stack, { id: 'last-packet', budgetFen: 100 });
+      const billno = mchBillnoFor(claimIdFor('last-packet', 'last1'), 1);
+      await payControl(stack, 'POST', 'faults', { path: SENDMINIPROGRAMHB, mchBillno: billno, errCode: 'SYSTEMERROR', times: 20 });
+      await expect(claim(stack, 'last-packet', mpUser('last1'))).resolves.toMatchObject({ ok: false, error: { code: 'UPSTREAM_BUSY' } });
+      await expect(claim(stack, 'last-packet', mpUser('latecomer'))).resolves.toEqual({ ok: false, error: { code: 'NOT_ELIGIBLE', message: REFUSAL_MESSAGES.sold_out } });
+
+      // Concurrent calls reach both instances, one of which never saw this claim: none may say "sold out" to its owner.
+      const again = await Promise.all(Array.from({ length: 4 }, () => claim(stack, 'last-packet', mpUser('last1'))));
+
+      expect(again.map((answer) => `${answer.error.code} ${answer.error.message}`).filter((text) => !/^UPSTREAM_BUSY|already being sent/.test(text))).toEqual([]);
+      await payControl(stack, 'DELETE', 'faults');
+      await settle(claimIdFor('last-packet', 'last1'));
+      await expect(claim(stack, 'last-packet', mpUser('last1'))).resolves.toMatchObject({ ok: true, data: { package: expect.any(String) } });
+      await expectPaidEqualsClaimed(stack, 'last-packet');
+    });
+  });
+
   describe('the time window', () => {
     it('refuses a claim whose reservation would commit after the campaign ended', async () => {
       const endsAtMs = Date.now() + 900;
@@ -189,13 +208,18 @@ describe('the claim path under WeChat\'s real answers', () => {
       expect(fresh).toMatchObject({ ok: true });
       // A claim the older version made for a unionid user: its answer comes back, nothing more is paid.
       const older = await claimsOf(stack, 'legacy');
-      const { _id: _ignored, keys: _keys, eligibility: _eligibility, payout: _payout, ...rest } = older[0]!;
+      // Only the fields the older version wrote: no keys, eligibility, payout, uncertainty or call counting.
+      const {
+        _id: _ignored, keys: _keys, eligibility: _eligibility, payout: _payout, billnoUncertain: _uncertain, queryOnly: _queryOnly,
+        uncertainSinceMs: _since, queryCount: _queries, heldReason: _held, callWindowStartMs: _window, callCount: _calls, ...rest
+      } = older[0]!;
       await store.insert(COLLECTIONS.redPacketClaims, { ...rest, _id: claimIdOf('legacy', 'uUNION_legacy2'), kind: 'miniprogram', userKey: 'uUNION_legacy2', openid: mpOpenid('legacy2') });
       const callsBefore = await payCalls(stack);
 
       const repeat = await claim(stack, 'legacy', mpUser('legacy2', { unionid: 'uUNION_legacy2' }));
 
       expect(repeat).toMatchObject({ ok: true, data: { package: fresh.data.package } });
+      await expect(claim(stack, 'legacy', mpUser('legacy2', { unionid: 'uUNION_legacy2' }))).resolves.toMatchObject({ ok: true });
       expect(await payCalls(stack)).toBe(callsBefore);
       await expect(cli('list')).resolves.toMatch(/^legacy\s+miniprogram\s+1\/10/m);
     });
