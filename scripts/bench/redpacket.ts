@@ -5,8 +5,8 @@
  *    sandbox's counters), against the minimum the claim path's invariants need and the 16 the
  *    previous claim path made (issue 8 §6, counted the same way).
  * 2. What pacing prevents: claims per second and the sends the sandbox saw, with the sandbox's
- *    rate limit set below what this machine can drive (10/s), ours paced across instances against
- *    the same run with pacing effectively off (1800/s) — the baseline meets FREQ_LIMIT, ours not.
+ *    rate limit set below what this machine can drive (10/s), ours paced across instances at 9/s
+ *    against the same run with pacing effectively off (1800/s) — the baseline meets FREQ_LIMIT, ours not.
  *
  * Exported for `npm run bench` (scripts/bench/index.ts); `npx tsx scripts/bench/redpacket.ts` runs it alone.
  */
@@ -23,6 +23,11 @@ const INSTANCES = 8;
 const CLAIMS = 100;
 /** Below what 8 instances drive on one machine, so an unpaced run meets WeChat's FREQ_LIMIT. */
 const RATE_LIMIT_PER_SECOND = 10;
+/**
+ * Ours paces a little under the limit, as README advises for PAY_SENDS_PER_SECOND: a send's
+ * journey to WeChat varies, and one that set off at the end of a second may be counted in the next.
+ */
+const OUR_PACE_PER_SECOND = 9;
 const COST_CLAIMS = 40;
 /** What the claim path made per warm mini-program claim before issue 8 §6 (16), counted with GET /__local/stats. */
 const REQUESTS_BEFORE = 16;
@@ -169,7 +174,7 @@ export async function benchRedPackets(): Promise<Array<{ title: string; rows: Re
     },
     {
       title: `Red packets: ${CLAIMS} concurrent claims on ${INSTANCES} instances, Pay sandbox limit ${RATE_LIMIT_PER_SECOND}/s (below what this machine drives)`,
-      rows: [await pacingRun('ours: paced across instances', RATE_LIMIT_PER_SECOND), await pacingRun('baseline: no pacing', 1_800)],
+      rows: [await pacingRun('ours: paced across instances', OUR_PACE_PER_SECOND), await pacingRun('baseline: no pacing', 1_800)],
     },
   ];
 }

@@ -20,7 +20,7 @@ export const miniProgramUser: EligibilityModule<MiniProgramProof> = {
   name: 'miniprogram',
   campaignFields: [],
   planCampaign: () => ({}),
-  async identify(proof, campaign, context) {
+  async identify(proof, _campaign, context) {
     if (proof.appId !== context.miniProgramAppId) throw refusal(RefusalReason.WRONG_APP);
     const primary = openidKey(proof.appId, proof.openid);
     return {
