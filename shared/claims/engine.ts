@@ -360,6 +360,8 @@ async function reserve(
     // Not a conflict: most likely an insert of a key that exists. Which one decides the answer.
     const existing = await findExisting(deps, campaignId, request);
     if (existing === null) throw error;
+    // Our own reservation, committed although its answer was lost (a timeout): nothing was sent with it yet.
+    if (existing.leaseOwner === request.leaseOwner && existing.status === 'SENDING' && existing.sendCount === 1) return { claim: existing };
     return { existing };
   } finally {
     // The hints of this instance follow what the transaction saw (sold out, the rate window).

@@ -34,10 +34,14 @@ interface Scenario {
   status?: FinalStatus;
   /** Its faults must all fire (in the user's drive or the reconciler's) before the clean-up clears what is left. */
   oneShot?: true;
+  /** Its campaign's suffix: spreading a hundred reservations over several campaign documents keeps their conflicts few. */
+  group?: string;
 }
 
 // Each injected fault at the step it hits. "Before the call": WeChat never handled the request.
 // "Accepted": WeChat created and paid the packet, then the reply lied or never came.
+const GROUPS: Readonly<Record<string, string>> = { same: 'same', SEND_FAILED: 'sendfailed', ODD_RESEND_CODE: 'odd' };
+
 const SCENARIOS: Scenario[] = [
   { case: 'SYSTEMERROR before acceptance, persisting', kind: 'cash', faults: [{ errCode: 'SYSTEMERROR', times: PERSISTENT }] },
   { case: 'a dropped connection before acceptance, persisting', kind: 'cash', faults: [{ drop: true, times: PERSISTENT }] },
@@ -71,6 +75,7 @@ const SCENARIOS: Scenario[] = [
  * kinds. Plus SEND_FAILED after an uncertain send, false (WeChat paid the resend) and true.
  */
 function unkindMatrix(): Scenario[] {
+  // Every one of the unkind answers has its own pair of campaigns.
   const positions: Array<{ case: string; faults: Array<Record<string, unknown>>; paidAttempt?: number; paysFirstBillno?: false; racesResend?: true }> = [
     { case: 'accepted, reply dropped', faults: [{ accept: true, drop: true }] },
     { case: 'accepted, then SYSTEMERROR', faults: [{ accept: true, errCode: 'SYSTEMERROR' }] },
@@ -98,6 +103,7 @@ function unkindMatrix(): Scenario[] {
             ...(position.paidAttempt === undefined ? {} : { paidAttempt: position.paidAttempt }),
             status,
             oneShot: true,
+            group: GROUPS[paidResend]!,
           });
         }
       }
@@ -107,6 +113,8 @@ function unkindMatrix(): Scenario[] {
 }
 
 const CAMPAIGN = { cash: 'faults-cash', miniprogram: 'faults-mp' } as const;
+const campaignOf = (scenario: Pick<Scenario, 'kind' | 'group'>): string => (scenario.group ? `${CAMPAIGN[scenario.kind]}-${scenario.group}` : CAMPAIGN[scenario.kind]);
+const ALL_CAMPAIGNS = [...new Set(SCENARIOS.map(campaignOf))];
 
 describe('the fault matrix: every fault at every step, then the reconciler', () => {
   let stack: Stack;
@@ -116,8 +124,11 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
   beforeAll(async () => {
     // Most instances sleep between retries of their claim, so many of them cost little.
     stack = await startTestStack({ instancesPerFunction: 16, redPacket: { claimLeaseMs: 5_000, payTimeoutMs: 1_000 } });
-    await openCampaign(stack, { id: CAMPAIGN.cash, kind: 'cash', budgetFen: 60_000, amount: { minFen: 100, maxFen: 600, count: 150 } });
-    await openCampaign(stack, { id: CAMPAIGN.miniprogram, budgetFen: 10_000, amount: { fixedFen: 100 } });
+    for (const id of ALL_CAMPAIGNS) {
+      await (id.startsWith(CAMPAIGN.cash)
+        ? openCampaign(stack, { id, kind: 'cash', budgetFen: 20_000, amount: { minFen: 100, maxFen: 600, count: 50 } })
+        : openCampaign(stack, { id, budgetFen: 5_000, amount: { fixedFen: 100 } }));
+    }
   });
   afterAll(() => stack.close());
 
@@ -152,7 +163,7 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
   // Generous bounds for a loaded machine: the work itself takes ~10 s and ~3 s.
   it('survives each fault before the call and after acceptance with nothing paid twice', async () => {
     const outcomes = await Promise.all(SCENARIOS.map(async (scenario, index) => {
-      const campaignId = CAMPAIGN[scenario.kind];
+      const campaignId = campaignOf(scenario);
       const { caller, name } = await userFor(scenario.kind, `fault${index}`);
       const claimId = claimIdFor(campaignId, name);
       const path = scenario.kind === 'cash' ? SENDREDPACK : SENDMINIPROGRAMHB;
@@ -226,7 +237,8 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
   it('leaves, after the faults clear and the reconciler runs, paid = claimed with nothing twice and nothing lost', async () => {
     const reconcile = () => expect(callFunction(stack, 'sendRedPacket', { action: 'reconcile', ignoreBackoff: true }, ADMIN)).resolves.toMatchObject({ ok: true });
     // The killed workers' leases run out (claimLeaseMs), then the reconciler may take their claims.
-    const all = [...await claimsOf(stack, CAMPAIGN.cash), ...await claimsOf(stack, CAMPAIGN.miniprogram)];
+    const allClaims = async () => (await Promise.all(ALL_CAMPAIGNS.map((id) => claimsOf(stack, id)))).flat();
+    const all = await allClaims();
     const leaseEndMs = Math.max(0, ...all.map((doc) => doc.leaseUntilMs));
     await sleep(Math.max(0, leaseEndMs - Date.now() + 50));
     // A user's drive may end before its claim met every fault of its scenario; the reconciler's drives meet the rest.
@@ -244,14 +256,16 @@ describe('the fault matrix: every fault at every step, then the reconciler', () 
     await expect(claim(stack, CAMPAIGN.cash, (await userFor('cash', `fault${early}`)).caller)).resolves.toMatchObject({ ok: true, data: { status: 'SENT' } });
 
     for (let run = 0; run < 5; run += 1) {
-      const open = [...await claimsOf(stack, CAMPAIGN.cash), ...await claimsOf(stack, CAMPAIGN.miniprogram)]
+      const open = (await allClaims())
         .filter((doc) => ['RESERVED', 'SENDING', 'UNKNOWN'].includes(doc.status));
       if (open.length === 0) break;
       await reconcile();
     }
 
-    const cash = await expectPaidEqualsClaimed(stack, CAMPAIGN.cash);
-    const mini = await expectPaidEqualsClaimed(stack, CAMPAIGN.miniprogram);
+    const checked = [];
+    for (const id of ALL_CAMPAIGNS) checked.push({ id, ...await expectPaidEqualsClaimed(stack, id) });
+    const cash = { paid: checked.filter(({ id }) => id.startsWith(CAMPAIGN.cash)).flatMap(({ paid }) => paid), packets: checked.filter(({ id }) => id.startsWith(CAMPAIGN.cash)).flatMap(({ packets }) => packets) };
+    const mini = { paid: checked.filter(({ id }) => id.startsWith(CAMPAIGN.miniprogram)).flatMap(({ paid }) => paid), packets: checked.filter(({ id }) => id.startsWith(CAMPAIGN.miniprogram)).flatMap(({ packets }) => packets) };
     const paidIds = [...cash.paid, ...mini.paid].map((doc) => doc._id).sort();
     expect(paidIds).toEqual(expectedPaid.map((expected) => expected.claimId).sort());
     const byId = new Map([...cash.paid, ...mini.paid].map((doc) => [doc._id, doc]));

@@ -147,6 +147,7 @@ describe('the claim path under WeChat\'s real answers', () => {
       expect(doc!.lastError).toMatch(/ILLEGAL_APPID for appid wx10ca1000000000a1 .*PAY_GETHBINFO_APPID=official; set PAY_GETHBINFO_APPID=miniprogram/);
       const report = await settle(claimId);
       expect(report.alerts).toEqual([expect.stringMatching(/^gethbinfo: ILLEGAL_APPID .*set PAY_GETHBINFO_APPID=miniprogram and redeploy$/)]);
+      await expect(cli('settle', claimId)).resolves.toMatch(/Reconciler: examined 1, settled 0.*\n {2}needs you: gethbinfo: ILLEGAL_APPID .*PAY_GETHBINFO_APPID=miniprogram/);
       expect(stack.host.logs('sendRedPacket').map((line) => line.text).join('\n')).toMatch(/"level":"error".*PAY_GETHBINFO_APPID=miniprogram/);
       await expect(cli('show', 'hbinfo-appid')).resolves.toMatch(new RegExp(`open {5}${claimId} UNKNOWN billno ${billno} \\(attempt 1\\) uncertain since .*ILLEGAL_APPID`));
       expect(await ledger(stack)).toEqual(expect.arrayContaining([expect.objectContaining({ mchBillno: billno })]));
