@@ -6,6 +6,7 @@ import { envReader, readTokenFetcherConfig } from '../shared/config';
 import { COLLECTIONS } from '../shared/store/port';
 import { buildFunctions } from './build';
 import { ROOT, templateVariables } from './lib/cloudbaserc';
+import { applyFunctionSecurityRules, functionSecurityRules, RULES_CONSOLE_PATH, type FunctionRules } from './lib/function-rules';
 
 /** Variables cloudbaserc.json may leave unset: their defaults are passed to tcb explicitly. */
 const DEFAULTS: Record<string, string> = {
@@ -119,6 +120,40 @@ async function ensureCollections(env: Record<string, string | undefined>): Promi
   }
 }
 
+/** The region of the TCB API call that sets the rules (the environment's region). */
+const DEFAULT_REGION = 'ap-shanghai';
+
+/**
+ * Applies the function security rules with the Tencent Cloud keys, or prints them and where to
+ * paste them. Answers false when they could not be applied (the deploy then fails: without
+ * them a client may invoke any function, and the handlers' own checks are the only lock).
+ */
+export async function ensureFunctionSecurityRules(
+  env: Record<string, string | undefined>,
+  options: { rules?: FunctionRules; print?: (line: string) => void; endpoint?: string } = {},
+): Promise<boolean> {
+  const rules = options.rules ?? functionSecurityRules();
+  const print = options.print ?? console.log;
+  const text = JSON.stringify(rules, null, 2);
+  if (!env.TENCENTCLOUD_SECRETID || !env.TENCENTCLOUD_SECRETKEY) {
+    print(`Function security rules: TENCENTCLOUD_SECRETID/SECRETKEY are not set, so set them by hand in ${RULES_CONSOLE_PATH}:\n${text}`);
+    return true;
+  }
+  try {
+    await applyFunctionSecurityRules(rules, {
+      envId: env.ENV_ID!,
+      credentials: { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN ? { sessionToken: env.TENCENTCLOUD_SESSIONTOKEN } : {}) },
+      region: env.TENCENTCLOUD_REGION || DEFAULT_REGION,
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    });
+    print(`function security rules: applied (${Object.keys(rules).filter((name) => name !== '*').join(', ')} callable by signed-in users; nothing else)`);
+    return true;
+  } catch (error) {
+    print(`The function security rules could NOT be applied (${(error as Error).message}). Set them by hand in ${RULES_CONSOLE_PATH}:\n${text}`);
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const env = collectEnv(args.envFiles);
@@ -131,6 +166,7 @@ async function main(): Promise<void> {
   const command = ['fn', 'deploy', '--all', '--force', '--envId', env.ENV_ID!];
   if (args.dryRun) {
     console.log(`settings ok; would build and run: tcb ${command.join(' ')}`);
+    console.log(`and set the function security rules (${RULES_CONSOLE_PATH}):\n${JSON.stringify(functionSecurityRules(), null, 2)}`);
     return;
   }
   const tcb = findTcb();
@@ -147,6 +183,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (!args.skipCollections) await ensureCollections(env);
+  if (!(await ensureFunctionSecurityRules(env))) process.exit(1);
   console.log(
     `\nDeployed. Check that getToken has the fixed outbound IP: CloudBase console → 云函数 → getToken → 函数配置 → 固定出口IP, ` +
       `and put the IP shown there into the official account's IP whitelist (公众平台 → 设置与开发 → 基本配置 → IP白名单).`,

@@ -3,11 +3,18 @@ import { FIXED_EGRESS_ADDRESS, LOCAL_ACCOUNT, startStack } from './local/stack';
 
 /**
  * `npm start`: builds the functions and runs them on the local stack (CloudBase stand-in,
- * function host with timers, WeChat sandbox) until Ctrl-C.
+ * function host with timers, WeChat and Pay sandboxes) until Ctrl-C. The port is taken before
+ * the build, so a second `npm start` on a busy port stops with a clear message and leaves
+ * `dist/` and `.local/` alone.
  */
 async function main(): Promise<void> {
-  await buildFunctions();
-  const stack = await startStack({ timers: true, instancesPerFunction: Number(process.env.INSTANCES ?? 4) });
+  const stack = await startStack({
+    timers: true,
+    instancesPerFunction: Number(process.env.INSTANCES ?? 4),
+    prepare: async () => {
+      await buildFunctions();
+    },
+  });
   const { url } = stack;
   console.log(`
 Local stack running at ${url}
@@ -15,6 +22,7 @@ Local stack running at ${url}
   function list    GET  ${url}/functions
   WeChat sandbox   ${url}/cgi-bin/...   control API ${url}/__sandbox/stats
   local CloudBase  ${url}/admin (environment "${LOCAL_ACCOUNT.envId}", data in .local/cloudbase)
+  sandbox state    .local/sandbox (kept with the database: delete .local/ to start empty)
   fixed outbound IP of getToken: ${FIXED_EGRESS_ADDRESS} (the only address the sandbox whitelists)
 
 Try it:

@@ -4,12 +4,15 @@
  * message may reach a mini-program client verbatim, and the upstream data (errcode, err_code…)
  * for logs and callers. Internal failures are never shown to a client as they are.
  */
+import { clip, ERROR_MESSAGE_MAX_CHARS } from './echo';
 
 /** Stable public error codes: what a client may branch on. Never renamed, only added to. */
 export const ErrorCode = {
   INTERNAL: 'INTERNAL',
   CONFIG: 'CONFIG_INVALID',
   INPUT: 'INVALID_INPUT',
+  /** HTTP access: the request carries no valid proof of who sent it (401). */
+  UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   NOT_ELIGIBLE: 'NOT_ELIGIBLE',
@@ -23,6 +26,10 @@ export const ErrorCode = {
   CRYPTO: 'CRYPTO_INVALID',
   PAY: 'PAY_ERROR',
   STORE: 'STORE_ERROR',
+  /** HTTP access: the route does not answer this method (405). */
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  /** HTTP access: the body is larger than the route accepts (413). */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -30,18 +37,22 @@ export interface AppErrorOptions {
   cause?: unknown;
   /** May the message be shown to a mini-program client as it is? */
   expose?: boolean;
+  /** A stable UPPER_SNAKE detail the client may branch on, answered as the envelope's `error.reason`. */
+  publicReason?: string;
 }
 
 /** Base of every error the core throws on purpose. */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly expose: boolean;
+  readonly publicReason: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.expose = options.expose ?? false;
+    this.publicReason = options.publicReason;
   }
 }
 
@@ -54,12 +65,26 @@ export class ConfigError extends AppError {
   }
 }
 
-/** The caller's input is malformed. Safe to show: it describes the caller's own data. */
+/**
+ * The caller's input is malformed. Safe to show: it describes the caller's own data. The
+ * message and field are cut to a bounded length here, whatever a caller managed to put into
+ * them (see echo.ts), because both are answered to the caller and logged.
+ */
 export class InputError extends AppError {
   readonly field: string | undefined;
   constructor(message: string, field?: string, options: AppErrorOptions = {}) {
-    super(ErrorCode.INPUT, message, { expose: true, ...options });
-    this.field = field;
+    super(ErrorCode.INPUT, clip(message, ERROR_MESSAGE_MAX_CHARS), { expose: true, ...options });
+    this.field = field === undefined ? undefined : clip(field);
+  }
+}
+
+/**
+ * HTTP access: the request proves nothing about its sender (no session, no or a wrong
+ * signature). Safe to show: it says only that the proof is missing or wrong.
+ */
+export class UnauthorizedError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super(ErrorCode.UNAUTHORIZED, message, { expose: true, ...options });
   }
 }
 

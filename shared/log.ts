@@ -1,8 +1,11 @@
 /**
  * Structured logs, one JSON object per line, with two layers of redaction: fields whose names
  * look secret are dropped, and any string containing a value registered with
- * {@link registerSecret} (tokens, tickets, keys seen by this instance) is masked.
+ * {@link registerSecret} (tokens, tickets, keys seen by this instance) is masked. Lines are
+ * bounded too: a value a caller sent (a 1 MB field name in an error message, say) is cut, so one
+ * request cannot write a megabyte into the logs.
  */
+import { clip } from './echo';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -17,6 +20,11 @@ export interface Logger {
 
 const SECRET_KEY = /token|ticket|secret|key|sign|password|passphrase|cert|pfx|p12|authorization|cookie/i;
 const REDACTED = '[redacted]';
+/** Bounds of one line: any string value, any field name, fields per object, the whole line. */
+const MAX_STRING_CHARS = 2_000;
+const MAX_KEY_CHARS = 64;
+const MAX_KEYS = 50;
+export const MAX_LOG_LINE_CHARS = 16_384;
 
 // Secrets this instance has handled. Short strings are not registered: masking "1" would mask everything.
 const secretValues = new Set<string>();
@@ -35,7 +43,8 @@ function maskString(text: string): string {
 }
 
 function sanitize(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return maskString(value);
+  // Masked first, then cut: a cut must not leave part of a secret behind unmasked.
+  if (typeof value === 'string') return clip(maskString(value), MAX_STRING_CHARS);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 4) return '[depth]';
   if (value instanceof Error) {
@@ -44,9 +53,11 @@ function sanitize(value: unknown, depth = 0): unknown {
   }
   if (Array.isArray(value)) return value.slice(0, 20).map((item) => sanitize(item, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) ? REDACTED : sanitize(item, depth + 1);
+  const entries = Object.entries(value);
+  for (const [key, item] of entries.slice(0, MAX_KEYS)) {
+    out[clip(maskString(key), MAX_KEY_CHARS)] = SECRET_KEY.test(key) ? REDACTED : sanitize(item, depth + 1);
   }
+  if (entries.length > MAX_KEYS) out['[more]'] = entries.length - MAX_KEYS;
   return out;
 }
 
@@ -72,7 +83,10 @@ export function createLogger(base: LogFields = {}, options: LoggerOptions = {}):
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (LEVEL_ORDER[level] < minLevel) return;
     const record = sanitize({ ...base, ...fields }) as LogFields;
-    write(JSON.stringify({ level, time: new Date(now()).toISOString(), msg: maskString(message), ...record }), level);
+    const head = { level, time: new Date(now()).toISOString(), msg: clip(maskString(message), MAX_STRING_CHARS) };
+    const line = JSON.stringify({ ...head, ...record });
+    // Many fields at their bounds can still add up: the line keeps its head and a cut copy of the rest.
+    write(line.length <= MAX_LOG_LINE_CHARS ? line : JSON.stringify({ ...head, ...(sanitize(base) as LogFields), truncated: clip(line, MAX_LOG_LINE_CHARS / 2) }), level);
   };
   return {
     debug: (message, fields) => emit('debug', message, fields),

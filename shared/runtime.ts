@@ -1,4 +1,5 @@
 import { AppError, ErrorCode, ForbiddenError, InputError } from './errors';
+import { clip, listNames } from './echo';
 import { createLogger, type Logger } from './log';
 
 /**
@@ -12,49 +13,93 @@ export type Caller =
   | { type: 'admin' };
 export type CallerType = Caller['type'];
 
-/** The one result shape of every function. */
-export type Envelope<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
+/** The one result shape of every function; `reason` only for errors that carry one (e.g. decryptCode's refusals). */
+export type Envelope<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string; reason?: string } };
 
-const CLIENT_SOURCES = new Set(['wx_client', 'wx_devtools']);
+/** SOURCE values of a mini-program user's own call: the app, or the developer tools. */
+const CLIENT_SOURCES: ReadonlySet<string> = new Set(['wx_client', 'wx_devtools']);
+/**
+ * What @cloudbase/node-sdk appends to the X-TCB-Source chain when it runs outside a cloud
+ * function (`getCurrRunEnvTag`: a laptop or CI says `unknown`, a CVM `tencentcloud`, CloudBase
+ * Run `cbr`). Server-side by construction: the caller holds the environment's API keys.
+ */
+const SERVER_RUN_ENV_TAGS: ReadonlySet<string> = new Set(['unknown', 'tencentcloud', 'cbr', 'sumeru']);
+/** TRIGGER_SRC of an invocation through CloudBase (callFunction, tcb fn invoke) rather than another trigger. */
+const TCB_TRIGGER = 'tcb';
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** Shaped like CloudBase's HTTP-access event (集成请求): anyone on the internet can cause one. */
+export function isHttpAccessEvent(event: Readonly<Record<string, unknown>>): boolean {
+  return typeof event.httpMethod === 'string' && event.headers !== undefined;
+}
+
+function refuse(why: string, source: string | undefined): never {
+  const shown = source === undefined ? 'none' : clip(source);
+  throw new ForbiddenError(`This invocation's context does not identify an accepted caller (${why}; SOURCE ${shown})`);
+}
+
 /**
- * Classifies the caller.
- * - SOURCE ending in `scf`: another cloud function of this environment (the platform appends it).
- * - OPENID present: a mini-program user (only the platform sets OPENID).
- * - TRIGGER_SRC=timer or SOURCE wx_trigger: a timer trigger (the event must look like one too).
- * - no OPENID and no client SOURCE: a server-side admin call (tcb fn invoke, SCF Invoke, node-sdk).
- * Events shaped like an HTTP-access request are refused: anyone on the internet can send those.
+ * Classifies the caller from what the platform sets, never from the event, which a mini-program
+ * writes. Every accepted shape is listed; anything else is refused with FORBIDDEN (fail closed):
+ *
+ * | context (getWXContext + process.env)                                      | caller       |
+ * |----------------------------------------------------------------------------|--------------|
+ * | SOURCE ending in `,scf` (the platform appends it on cloud.callFunction)    | function     |
+ * | OPENID and APPID, SOURCE `wx_client` or `wx_devtools`                      | miniprogram  |
+ * | no OPENID, TRIGGER_SRC `timer` and/or SOURCE `wx_trigger`, a timer event   | timer        |
+ * | no OPENID, no SOURCE or only node-sdk run-env tags (`,unknown`), TRIGGER_SRC absent or `tcb` | admin |
+ *
+ * Refused, among others: `wx_http` (WeChat's invokecloudfunction API), `wx_crawler`,
+ * `wx_unknown`, `wx_paycallback`, `wx_localdebug`, `wx_trigger` with a user, an OPENID with
+ * any source but the app's, a SOURCE nobody listed, another trigger (COS, message queue…).
+ * getWXContext() returns `{}` unless WX_CONTEXT_KEYS is set (wx-server-sdk 4.0.2
+ * getWXContext.ts), so SOURCE is also read from TCB_SOURCE, where the platform puts it.
+ * Events shaped like an HTTP-access request are refused: their context is no proof at all.
  */
 export function identifyCaller(
   wxContext: Readonly<Record<string, unknown>>,
   env: Readonly<Record<string, string | undefined>>,
   event: Readonly<Record<string, unknown>>,
 ): Caller {
-  if (typeof event.httpMethod === 'string' && event.headers !== undefined) {
+  if (isHttpAccessEvent(event)) {
     throw new ForbiddenError('This function does not accept HTTP access requests; call it with wx.cloud.callFunction');
   }
-  const source = text(wxContext.SOURCE) ?? '';
-  const chain = source.split(',').map((part) => part.trim());
-  if (chain[chain.length - 1] === 'scf') return { type: 'function', source };
+  const contextSource = text(wxContext.SOURCE);
+  const envSource = text(env.TCB_SOURCE);
+  if (contextSource !== undefined && envSource !== undefined && contextSource !== envSource) refuse('two different SOURCE values', contextSource);
+  const source = contextSource ?? envSource;
+  const chain = source === undefined ? [] : source.split(',').map((part) => part.trim());
+  // The user comes from getWXContext() only, as the SDK reads it: WX_* variables are meaningful
+  // only when the invocation lists them in WX_CONTEXT_KEYS.
   const openid = text(wxContext.OPENID);
-  if (openid) {
-    const appid = text(wxContext.APPID) ?? '';
+  const trigger = text(env.TRIGGER_SRC);
+
+  if (chain[chain.length - 1] === 'scf') return { type: 'function', source: source as string };
+  if (openid !== undefined) {
+    if (source === undefined || !CLIENT_SOURCES.has(source)) refuse('a user identity from a source other than the mini-program', source);
+    if (trigger !== undefined && trigger !== TCB_TRIGGER) refuse('a user identity on another trigger', source);
+    const appid = text(wxContext.APPID);
+    if (appid === undefined) refuse('a user identity without an APPID', source);
     const unionid = text(wxContext.UNIONID);
     const clientIp = text(wxContext.CLIENTIP);
     return { type: 'miniprogram', openid, appid, ...(unionid ? { unionid } : {}), ...(clientIp ? { clientIp } : {}) };
   }
-  if (env.TRIGGER_SRC === 'timer' || source === 'wx_trigger') {
+  if (trigger === 'timer' || source === 'wx_trigger') {
+    if ((trigger !== undefined && trigger !== 'timer') || (source !== undefined && source !== 'wx_trigger')) {
+      refuse('a timer context that contradicts itself', source);
+    }
     if (event.Type !== 'Timer' || typeof event.TriggerName !== 'string') {
       throw new InputError('A timer invocation must carry a timer event');
     }
     return { type: 'timer', trigger: event.TriggerName };
   }
-  if (CLIENT_SOURCES.has(source)) throw new ForbiddenError('A client call without a user identity is not accepted');
-  return { type: 'admin' };
+  if (trigger !== undefined && trigger !== TCB_TRIGGER) refuse(`a trigger this function does not serve (${clip(trigger)})`, source);
+  const tags = chain.filter((part) => part !== '');
+  if (tags.every((tag) => SERVER_RUN_ENV_TAGS.has(tag))) return { type: 'admin' };
+  refuse('no user, no timer, and a source that is not a server-side invocation', source);
 }
 
 export function isServerCaller(caller: Caller): boolean {
@@ -80,7 +125,9 @@ const GENERIC_MESSAGES: Partial<Record<string, string>> = {
 export function errorEnvelope(error: unknown, caller: Caller | null): Envelope<never> {
   if (error instanceof AppError) {
     const show = error.expose || (caller !== null && isServerCaller(caller));
-    return { ok: false, error: { code: error.code, message: show ? error.message : (GENERIC_MESSAGES[error.code] ?? 'Request failed') } };
+    const message = show ? error.message : (GENERIC_MESSAGES[error.code] ?? 'Request failed');
+    const reason = show && error.publicReason !== undefined ? { reason: error.publicReason } : {};
+    return { ok: false, error: { code: error.code, message, ...reason } };
   }
   const show = caller !== null && isServerCaller(caller);
   return {
@@ -109,14 +156,17 @@ export interface HandlerSpec<D, I, O> {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** A function's entry point; `allow` says who may call it (deploy's security rules are checked against it). */
+export type CallableHandler<O> = ((event: unknown) => Promise<Envelope<O>>) & { readonly allow: readonly CallerType[] };
+
 /**
  * Wraps a function's core: identify the caller, check it, parse, run, and shape the envelope.
  * Nothing thrown escapes as a stack trace; every invocation leaves one log line.
  */
-export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): (event: unknown) => Promise<Envelope<O>> {
+export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): CallableHandler<O> {
   const log = createLogger({ fn: spec.name });
   let deps: { value: D } | { error: unknown } | null = null;
-  return async (rawEvent: unknown): Promise<Envelope<O>> => {
+  const handler = async (rawEvent: unknown): Promise<Envelope<O>> => {
     const startedAtMs = Date.now();
     let caller: Caller | null = null;
     try {
@@ -151,13 +201,15 @@ export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): (event: unkn
       return envelope;
     }
   };
+  return Object.assign(handler, { allow: spec.allow });
 }
 
 /** Small, strict readers for event fields: unknown fields are refused so typos fail loudly. */
 export function allowOnlyFields(event: Readonly<Record<string, unknown>>, allowed: readonly string[]): void {
   // `userInfo` is injected by the platform into mini-program calls; it is ignored, never trusted.
   const unknown = Object.keys(event).filter((key) => key !== 'userInfo' && !allowed.includes(key));
-  if (unknown.length > 0) throw new InputError(`Unknown field(s): ${unknown.join(', ')}`, unknown[0]);
+  // The names are the caller's: clipped, and only a few listed (echo.ts).
+  if (unknown.length > 0) throw new InputError(`Unknown field(s): ${listNames(unknown)}`, unknown[0]);
 }
 
 export function readEnum<T extends string>(

@@ -13,6 +13,8 @@ export interface FunctionEntry {
   envVariables: Record<string, string>;
   triggers: Array<{ name: string; type: 'timer'; config: string }>;
   publicNetConfig?: { publicNetStatus?: string; eipConfig?: { eipStatus?: string } };
+  /** HTTP-access path (e.g. "/wx/push"): `tcb fn deploy` creates the route (createAccessPath); the local host serves it. */
+  path?: string;
   ignore?: string[];
 }
 

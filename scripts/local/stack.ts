@@ -8,8 +8,8 @@ import { hasFixedEgressIp, loadCloudbaseRc, ROOT } from '../lib/cloudbaserc';
 import { createLocalCloudBase, type LocalCloudBase } from './cloudbase';
 import { createFunctionHost, type Caller, type FunctionHost, type InvocationResult } from './host';
 import { createWechatSandbox, type WechatSandbox } from './sandbox';
-import { ensureTestCertificates } from './certs';
-import { PAY_CONTROL_PREFIX, startPaySandbox, type PayBehaviour, type PaySandbox } from './paysandbox';
+import { ensurePayV3TestKeys, ensureTestCertificates } from './certs';
+import { PAY_CONTROL_PREFIX, startPaySandbox, type PayBehaviour, type PaySandbox, type PayV3SandboxOptions } from './paysandbox';
 
 /**
  * The values the local stack runs with. They are not secrets: the sandbox knows them and
@@ -23,6 +23,8 @@ export const LOCAL_ACCOUNT = {
   /** The local WeChat Pay merchant (商户号) and its APIv2 key; the Pay sandbox knows only these. */
   mchId: '1900000109',
   payApiKey: 'LocalSandboxPayApiKey00000000001',
+  /** The merchant's APIv3 key (notify resources are encrypted with it). */
+  payApiV3Key: 'LocalSandboxPayApiV3Key000000001',
 } as const;
 
 /** The "fixed outbound IP" of the local environment: getToken's sockets leave from here. */
@@ -31,8 +33,20 @@ export const FIXED_EGRESS_ADDRESS = '127.0.0.2';
 export interface StackOptions {
   /** Port on 127.0.0.1; 0 picks a free one (tests). Default: PORT or 3000. */
   port?: number;
-  /** Where the local CloudBase keeps its documents; null keeps them in memory only. Default `.local/cloudbase`. */
+  /**
+   * Runs once the port and the data folder are ours, before the sandboxes and the host start (`npm start` builds
+   * `dist/` here), so a second stack on a busy port or on data in use fails before it touches dist/. Requests meanwhile get 503.
+   */
+  prepare?: () => Promise<void>;
+  /** Where the local CloudBase keeps its documents; null keeps everything (sandboxes too) in memory only. Default `.local/cloudbase`. */
   dataDir?: string | null;
+  /**
+   * Where the WeChat and Pay sandboxes keep their state (`wechat.json`, `pay.json`), so that what the database holds
+   * still exists upstream after a restart. Default: `sandbox` beside `dataDir` (`.local/sandbox`); unused when dataDir is null.
+   */
+  sandboxDataDir?: string;
+  /** Where the sandboxes report a snapshot they had to set aside or could not write; default `console.warn`. */
+  onPersistenceProblem?: (message: string) => void;
   instancesPerFunction?: number;
   /** Fire the timer triggers of cloudbaserc.json on their schedule. */
   timers?: boolean;
@@ -49,6 +63,8 @@ export interface StackOptions {
     /** How unkind it is (paid resends, gethbinfo lag and appids); default kind. */
     behaviour?: Partial<PayBehaviour>;
   };
+  /** The Pay sandbox's APIv3 transfers: timings, limits, query lag (defaults: WeChat's; notifies to `/pay/notify` of this stack). */
+  payTransfers?: Omit<PayV3SandboxOptions, 'merchants' | 'wechatPay'>;
   /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS, PAY_GETHBINFO_APPID; the certificate as p12 or PEM). */
   redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem'; gethbinfoAppid?: 'official' | 'miniprogram' };
 }
@@ -67,8 +83,21 @@ export interface Stack {
 }
 
 export const DEFAULT_DATA_DIR = path.join(ROOT, '.local', 'cloudbase');
+/** The sandboxes' state for `npm start`, beside the database (`.local/sandbox/wechat.json`, `pay.json`). */
+export const DEFAULT_SANDBOX_DATA_DIR = path.join(ROOT, '.local', 'sandbox');
 /** The Pay sandbox's test CA and certificates for `npm start` (ignored by git with the rest of .local). */
 export const DEFAULT_CERTS_DIR = path.join(ROOT, '.local', 'certs');
+
+/** The stack's port is taken; the message says which and how to choose another. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(
+      `port ${port} on 127.0.0.1 is already in use, so the local stack cannot start. If it is another \`npm start\`, `
+      + `stop it (Ctrl-C in its terminal); otherwise choose another port: PORT=${port + 1} npm start`,
+    );
+    this.name = 'PortInUseError';
+  }
+}
 
 function readBody(req: http.IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -81,6 +110,10 @@ function readBody(req: http.IncomingMessage): Promise<void> {
  * Starts the local CloudBase, the WeChat sandbox and the function host on one HTTP port:
  * `/admin` (the CloudBase protocol the bundles' wx-server-sdk speaks), `/functions/<name>`,
  * `/__sandbox/*` (control API), `/__local/stats`, and the WeChat API paths themselves.
+ *
+ * Start-up order: the port first (a busy one fails with {@link PortInUseError} before anything is
+ * touched), then the database (which takes its folder's lock), then `prepare`, then the sandboxes
+ * restore their state, then the function host. A failure closes what was already started.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let cloudbase: LocalCloudBase | null = null;
@@ -103,6 +136,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     if (pathname === '/admin') cloudbase.handle(req, res).catch(fail);
     else if (pathname === '/functions' || pathname.startsWith('/functions/')) host.handle(req, res).catch(fail);
+    // HTTP access (a function's cloudbaserc `path`, e.g. /wx/push/<appid>): served by the host as CloudBase's gateway would.
+    else if (host.servesHttpPath(pathname)) host.handle(req, res).catch(fail);
     else if (pathname.startsWith(`${PAY_CONTROL_PREFIX}/`)) pay.handleControl(req, res).catch(fail);
     else if (pathname.startsWith('/__sandbox')) sandbox.handleControl(req, res).catch(fail);
     else if (pathname === '/__local/stats') {
@@ -117,12 +152,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const requestedPort = options.port ?? Number(process.env.PORT ?? 3000);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? new PortInUseError(requestedPort) : error));
     server.listen(requestedPort, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
 
+  const closeStarted = async (): Promise<void> => {
+    await host?.close();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await cloudbase?.close();
+    await pay?.close();
+    await sandbox?.close();
+  };
   const tokenMode = options.tokenMode ?? 'stable';
   const rc = loadCloudbaseRc({
     ENV_ID: LOCAL_ACCOUNT.envId,
@@ -134,68 +179,98 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PAY_MCH_ID: LOCAL_ACCOUNT.mchId,
     PAY_API_KEY: LOCAL_ACCOUNT.payApiKey,
   });
-
-  sandbox = createWechatSandbox({
-    accounts: [{ appid: LOCAL_ACCOUNT.officialAppId, secret: LOCAL_ACCOUNT.officialAppSecret }],
-    ipWhitelist: [FIXED_EGRESS_ADDRESS],
-    ...options.sandbox,
-  });
   const dataDir = options.dataDir === undefined ? DEFAULT_DATA_DIR : options.dataDir;
+  const sandboxDataDir = dataDir === null
+    ? null
+    : options.sandboxDataDir ?? (options.dataDir === undefined ? DEFAULT_SANDBOX_DATA_DIR : path.join(path.dirname(dataDir), 'sandbox'));
+  const snapshotFile = (name: string) => (sandboxDataDir === null
+    ? undefined
+    : { file: path.join(sandboxDataDir, `${name}.json`), ...(options.onPersistenceProblem ? { report: options.onPersistenceProblem } : {}) });
   const certsDir = options.certsDir ?? (dataDir === null ? path.join(os.tmpdir(), 'wx-local-stack-certs') : DEFAULT_CERTS_DIR);
-  const certs = await ensureTestCertificates(certsDir, { mchId: LOCAL_ACCOUNT.mchId });
-  const { balanceFen, ...payLimits } = options.paySandbox ?? {};
-  pay = await startPaySandbox({
-    merchants: [{
-      mchId: LOCAL_ACCOUNT.mchId,
-      apiKey: LOCAL_ACCOUNT.payApiKey,
-      balanceFen: balanceFen ?? 1_000_000,
-      appIds: { officialAccount: [LOCAL_ACCOUNT.officialAppId], miniProgram: [LOCAL_ACCOUNT.miniProgramAppId] },
-    }],
-    tls: { caPem: certs.caPem, certPem: certs.serverCertPem, keyPem: certs.serverKeyPem },
-    ...payLimits,
-  });
-  // Only the local stack trusts the sandbox's CA and hands the certificate over in the environment;
-  // a deployment leaves PAY_CA_PEM unset and keeps the certificate in the database (README).
-  const redPacket = options.redPacket ?? {};
-  const localPayEnv: Record<string, string> = {
-    PAY_API_BASE_URL: pay.url,
-    PAY_CA_PEM: certs.caPem,
-    PAY_SENDS_PER_SECOND: String(redPacket.sendsPerSecond ?? 30),
-    PAY_TIMEOUT_MS: String(redPacket.payTimeoutMs ?? 2000),
-    RP_CLAIM_LEASE_MS: String(redPacket.claimLeaseMs ?? 30_000),
-    ...(redPacket.gethbinfoAppid === undefined ? {} : { PAY_GETHBINFO_APPID: redPacket.gethbinfoAppid }),
-    ...(redPacket.certificate === 'pem'
-      ? { PAY_MCH_CERT_PEM: certs.merchantCertPem, PAY_MCH_KEY_PEM: certs.merchantKeyPem }
-      : { PAY_MCH_P12_BASE64: certs.merchantP12Base64 }),
-  };
   const hostRef: { current: FunctionHost | null } = { current: null };
-  cloudbase = await createLocalCloudBase({
-    ...(dataDir === null ? {} : { dataDir }),
-    invokeFunction: async ({ name, data, source }) => {
-      const result = await hostRef.current!.invoke(name, data, { type: 'function', source });
-      return result.ok ? { ok: true, result: result.result } : { ok: false, message: result.message };
-    },
-  });
-  for (const collection of Object.values(COLLECTIONS)) {
-    if (!cloudbase.listCollections().includes(collection)) await cloudbase.createCollection(collection);
+
+  try {
+    // The database first: it takes its folder's lock, so a second stack on the same data stops before anything else.
+    cloudbase = await createLocalCloudBase({
+      ...(dataDir === null ? {} : { dataDir }),
+      invokeFunction: async ({ name, data, source }) => {
+        const result = await hostRef.current!.invoke(name, data, { type: 'function', source });
+        return result.ok ? { ok: true, result: result.result } : { ok: false, message: result.message };
+      },
+    });
+    for (const collection of Object.values(COLLECTIONS)) {
+      if (!cloudbase.listCollections().includes(collection)) await cloudbase.createCollection(collection);
+    }
+    // After the lock, before the rest: a second stack on the same data stops before it rebuilds dist/ under the first.
+    await options.prepare?.();
+    sandbox = createWechatSandbox({
+      accounts: [{ appid: LOCAL_ACCOUNT.officialAppId, secret: LOCAL_ACCOUNT.officialAppSecret }],
+      ipWhitelist: [FIXED_EGRESS_ADDRESS],
+      ...options.sandbox,
+    }, snapshotFile('wechat'));
+    const certs = await ensureTestCertificates(certsDir, { mchId: LOCAL_ACCOUNT.mchId });
+    const v3Keys = await ensurePayV3TestKeys(certsDir);
+    const { balanceFen, ...payLimits } = options.paySandbox ?? {};
+    pay = await startPaySandbox({
+      merchants: [{
+        mchId: LOCAL_ACCOUNT.mchId,
+        apiKey: LOCAL_ACCOUNT.payApiKey,
+        balanceFen: balanceFen ?? 1_000_000,
+        appIds: { officialAccount: [LOCAL_ACCOUNT.officialAppId], miniProgram: [LOCAL_ACCOUNT.miniProgramAppId] },
+      }],
+      tls: { caPem: certs.caPem, certPem: certs.serverCertPem, keyPem: certs.serverKeyPem },
+      ...payLimits,
+      // APIv3 signs with the same merchant API certificate; WeChat's side is the sandbox's key pair,
+      // and notifies go to this stack's payNotify route (HTTP access `/pay/notify`).
+      v3: {
+        merchants: [{ mchId: LOCAL_ACCOUNT.mchId, apiV3Key: LOCAL_ACCOUNT.payApiV3Key, merchantCertPem: certs.merchantCertPem, balanceFen: balanceFen ?? 1_000_000 }],
+        wechatPay: {
+          publicKeyId: v3Keys.publicKeyId,
+          privateKeyPem: v3Keys.privateKeyPem,
+          platformCertPem: v3Keys.platformCertPem,
+          platformKeyPem: v3Keys.platformKeyPem,
+        },
+        notifyUrl: `${url}/pay/notify`,
+        ...options.payTransfers,
+      },
+    }, snapshotFile('pay'));
+
+    // Only the local stack trusts the sandbox's CA and hands the certificate over in the environment;
+    // a deployment leaves PAY_CA_PEM unset and keeps the certificate in the database (README).
+    const redPacket = options.redPacket ?? {};
+    const localPayEnv: Record<string, string> = {
+      PAY_API_BASE_URL: pay.url,
+      PAY_CA_PEM: certs.caPem,
+      PAY_SENDS_PER_SECOND: String(redPacket.sendsPerSecond ?? 30),
+      PAY_TIMEOUT_MS: String(redPacket.payTimeoutMs ?? 2000),
+      RP_CLAIM_LEASE_MS: String(redPacket.claimLeaseMs ?? 30_000),
+      ...(redPacket.gethbinfoAppid === undefined ? {} : { PAY_GETHBINFO_APPID: redPacket.gethbinfoAppid }),
+      ...(redPacket.certificate === 'pem'
+        ? { PAY_MCH_CERT_PEM: certs.merchantCertPem, PAY_MCH_KEY_PEM: certs.merchantKeyPem }
+        : { PAY_MCH_P12_BASE64: certs.merchantP12Base64 }),
+    };
+    host = createFunctionHost({
+      distDir: DIST_DIR,
+      functions: rc.functions.map((entry) => ({
+        name: entry.name,
+        envVariables: entry.name === 'sendRedPacket' ? { ...entry.envVariables, ...localPayEnv } : entry.envVariables,
+        timeoutSeconds: entry.timeout,
+        triggers: entry.triggers.map(({ name, config }) => ({ name, config })),
+        fixedEgressIp: hasFixedEgressIp(entry),
+        ...(entry.path === undefined ? {} : { httpPath: entry.path }),
+      })),
+      instancesPerFunction: options.instancesPerFunction ?? 4,
+      envId: LOCAL_ACCOUNT.envId,
+      cloudbaseUrl: `${url}/admin`,
+      fixedEgressAddress: FIXED_EGRESS_ADDRESS,
+      timers: options.timers ?? false,
+      ...(options.quiet ? { onLog: () => undefined } : {}),
+    });
+    hostRef.current = host;
+  } catch (error) {
+    await closeStarted();
+    throw error;
   }
-  host = createFunctionHost({
-    distDir: DIST_DIR,
-    functions: rc.functions.map((entry) => ({
-      name: entry.name,
-      envVariables: entry.name === 'sendRedPacket' ? { ...entry.envVariables, ...localPayEnv } : entry.envVariables,
-      timeoutSeconds: entry.timeout,
-      triggers: entry.triggers.map(({ name, config }) => ({ name, config })),
-      fixedEgressIp: hasFixedEgressIp(entry),
-    })),
-    instancesPerFunction: options.instancesPerFunction ?? 4,
-    envId: LOCAL_ACCOUNT.envId,
-    cloudbaseUrl: `${url}/admin`,
-    fixedEgressAddress: FIXED_EGRESS_ADDRESS,
-    timers: options.timers ?? false,
-    ...(options.quiet ? { onLog: () => undefined } : {}),
-  });
-  hostRef.current = host;
 
   const running = { cloudbase, host, sandbox, pay };
   return {
@@ -211,6 +286,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       });
       await running.cloudbase.close();
       await running.pay.close();
+      await running.sandbox.close();
     },
   };
 }

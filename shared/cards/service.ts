@@ -6,9 +6,10 @@ import { buildCardExt } from '../signing/card';
 import { createNonce, unixSeconds } from '../signing/nonce';
 import type { DocumentStore, StoredDoc } from '../store/port';
 import { COLLECTIONS } from '../store/port';
-import { officialOpenidOf } from '../users/links';
+import { AccountNotLinkedError, officialOpenidOf } from '../users/links';
 import { consumeCardCode, decryptCardCode, getCardCode } from '../wechat/card';
 import type { WechatHttp } from '../wechat/http';
+import { CodeOwnershipUnprovenError, findCardCodeOwner, OWNERSHIP_MISSING, recordProvesOwner } from './owners';
 
 /** A card the operator registered as issuable (`card_registry`, `_id` = card id). */
 export interface CardRegistration extends StoredDoc {
@@ -42,6 +43,8 @@ export interface RedemptionDoc extends StoredDoc {
 
 export interface CardUser {
   openid: string;
+  /** The mini-program the user called from. */
+  appid?: string;
   unionid?: string;
 }
 
@@ -126,8 +129,13 @@ export class CardService {
   }
 
   /**
-   * The real code behind an encrypt_code, for wx.openCard. Only for registered cards; when the
-   * user's official-account openid is known, a code owned by someone else is refused.
+   * The real code behind an encrypt_code, for wx.openCard — only for a caller proven to own it
+   * (fail closed: an encrypt_code is easy to come by, a screenshot or a forwarded card page).
+   * Proofs, in order: a card-event record naming the caller (`card_code_owners`, no WeChat
+   * call), then the caller's unionid link checked against WeChat's own owner of the code
+   * (`card/code/get`). Without a proof: {@link CodeOwnershipUnprovenError} saying what is
+   * missing; a different owner: FORBIDDEN. A store failure fails the call (STORE_ERROR), never
+   * skips a check.
    */
   async decrypt(user: CardUser, cardId: string, encryptCode: string): Promise<{ cardId: string; code: string }> {
     this.throttle(user);
@@ -135,15 +143,26 @@ export class CardService {
     const code = await this.wechat((token) => decryptCardCode(this.options.http, token, encryptCode), {
       40075: () => new InputError('encryptCode is not a valid encrypted card code', 'encryptCode'),
     });
-    const ownerOpenid = await this.officialOpenid(user).catch(() => null);
-    if (ownerOpenid) {
-      const info = await this.wechat((token) => getCardCode(this.options.http, token, { cardId, code, checkConsume: false }), {
-        40056: () => new NotFoundError('This card code does not exist'),
-      });
-      if (info.card.card_id !== cardId) throw new InputError('This code belongs to another card', 'cardId');
-      if (info.openid !== ownerOpenid) throw new ForbiddenError('This card code belongs to another user');
-    }
+    await this.proveOwnership(user, cardId, code);
     return { cardId, code };
+  }
+
+  /** Resolves when some proof shows `user` owns the code; throws the refusal otherwise. */
+  private async proveOwnership(user: CardUser, cardId: string, code: string): Promise<void> {
+    const record = await findCardCodeOwner(this.options.store, cardId, code);
+    if (recordProvesOwner(record, user, this.options.officialAppId)) return;
+    let ownerOpenid: string;
+    try {
+      ownerOpenid = await this.officialOpenid(user);
+    } catch (error) {
+      if (!(error instanceof AccountNotLinkedError)) throw error;
+      throw new CodeOwnershipUnprovenError(error.reason === 'no_unionid' ? OWNERSHIP_MISSING.NO_UNIONID : OWNERSHIP_MISSING.ACCOUNT_NOT_LINKED);
+    }
+    const info = await this.wechat((token) => getCardCode(this.options.http, token, { cardId, code, checkConsume: false }), {
+      40056: () => new NotFoundError('This card code does not exist'),
+    });
+    if (info.card.card_id !== cardId) throw new InputError('This code belongs to another card', 'cardId');
+    if (info.openid !== ownerOpenid) throw new ForbiddenError('This card code belongs to another user');
   }
 
   /** Redeems a code for authorised staff; a repeated scan answers the first redemption again. */
@@ -167,10 +186,22 @@ export class CardService {
       if (takenOver !== 1) throw new RateLimitedError('This code is being redeemed right now; try again in a moment', 2_000);
     }
     try {
+      let consumedUpstream = false;
       const info = await this.wechat((token) => getCardCode(this.options.http, token, { cardId, code, checkConsume: true }), {
         40056: () => new NotFoundError('This card code does not exist'),
+        // Consumed elsewhere (another system of the account, the MP console, a scan whose reply was lost): WeChat's
+        // check_consume answers 40099. It is redeemed; record that, so this and every later scan say so.
+        40099: () => {
+          consumedUpstream = true;
+          return null;
+        },
         40127: () => new NotEligibleError('CARD_NOT_CONSUMABLE', 'This card code cannot be redeemed (already used, deleted or expired)'),
       });
+      if (consumedUpstream) {
+        const consumedAtMs = this.now();
+        await this.options.store.update(COLLECTIONS.cardRedemptions, { _id: id }, { set: { status: 'consumed', consumedAtMs } });
+        return { status: 'already_consumed', cardId, code, consumedAtMs };
+      }
       if (info.card.card_id !== cardId) throw new InputError('This code belongs to another card', 'cardId');
       let alreadyUsed = false;
       await this.wechat((token) => consumeCardCode(this.options.http, token, { cardId, code }), {

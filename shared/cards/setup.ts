@@ -1,5 +1,6 @@
 import { envReader, readAccountConfig } from '../config';
 import { createTicketReader, createTokenReader } from '../credentials/services';
+import { listNames } from '../echo';
 import { InputError } from '../errors';
 import { cloudPlatform } from '../platform';
 import type { Caller } from '../runtime';
@@ -27,7 +28,7 @@ export function cardServiceFromEnvironment(): CardService {
 /** The mini-program user behind a call (identity from the platform, never from data). */
 export function cardUser(caller: Caller): CardUser {
   if (caller.type !== 'miniprogram') throw new InputError('A mini-program user is required');
-  return caller.unionid ? { openid: caller.openid, unionid: caller.unionid } : { openid: caller.openid };
+  return { openid: caller.openid, appid: caller.appid, ...(caller.unionid ? { unionid: caller.unionid } : {}) };
 }
 
 function text(value: unknown, field: string, pattern: RegExp, hint: string): string {
@@ -50,7 +51,7 @@ export function parseSignItems(value: unknown): SignRequestItem[] {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new InputError(`cards[${index}] must be an object`, 'cards');
     const record = item as Record<string, unknown>;
     const unknown = Object.keys(record).filter((key) => !['cardId', 'code', 'outerStr'].includes(key));
-    if (unknown.length > 0) throw new InputError(`cards[${index}] has unknown field(s): ${unknown.join(', ')}`, 'cards');
+    if (unknown.length > 0) throw new InputError(`cards[${index}] has unknown field(s): ${listNames(unknown)}`, 'cards');
     return {
       cardId: parseCardId(record.cardId, `cards[${index}].cardId`),
       ...(record.code === undefined ? {} : { code: text(record.code, `cards[${index}].code`, /^[0-9A-Za-z]{1,20}$/, '1–20 letters or digits') }),

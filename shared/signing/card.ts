@@ -33,12 +33,12 @@ interface CardExtFields {
   code?: string;
   openid?: string;
   /**
-   * A string, not a number: the signature hashes this exact text, so sending the same string
-   * rules out any number formatting drift; the old JS-SDK doc says to convert it to a string
-   * and wechatpy sends a string, which WeChat accepts although the mini-program doc types it as
-   * number.
+   * A JSON number: the mini-program doc types wx.addCard's cardExt timestamp as number, and a
+   * resolved community report has wx.addCard failing on a quoted one (issue 8 §4; the old JS-SDK
+   * doc's "convert to string" is about the signature input). The signature hashes its decimal
+   * digits, which is exactly how JSON writes a safe integer, so the two cannot drift.
    */
-  timestamp: string;
+  timestamp: number;
   nonce_str: string;
   fixed_begintimestamp?: number;
   outer_str?: string;
@@ -79,7 +79,7 @@ function readCardExt(options: Record<string, unknown>): { apiTicket: string; car
   const fields: CardExtFields = {
     ...(code === undefined ? {} : { code }),
     ...(openid === undefined ? {} : { openid }),
-    timestamp: requireSeconds(options.timestamp, 'timestamp'),
+    timestamp: Number(requireSeconds(options.timestamp, 'timestamp')),
     nonce_str: requireNonce(options.nonceStr, 'nonceStr'),
   };
   return { apiTicket, cardId, fields };
@@ -88,7 +88,7 @@ function readCardExt(options: Record<string, unknown>): { apiTicket: string; car
 // Only code, openid, timestamp and nonce_str of the JSON are signed; outer_str and
 // fixed_begintimestamp travel unsigned ("不参与签名").
 function signCardExtFields(apiTicket: string, cardId: string, fields: CardExtFields): string {
-  const values = [apiTicket, cardId, fields.code, fields.openid, fields.timestamp, fields.nonce_str];
+  const values = [apiTicket, cardId, fields.code, fields.openid, String(fields.timestamp), fields.nonce_str];
   const present = values.filter((value): value is string => value !== undefined && value !== '');
   return sortedConcatSha1(present);
 }

@@ -102,6 +102,8 @@ export const COLLECTIONS = {
   cardStaff: 'card_staff',
   /** One record per redeemed code: the idempotency key of a scan. */
   cardRedemptions: 'card_redemptions',
+  /** Who received a code, from verified card events (`_id` = `<cardId>:<code>`): decryptCode's proof for unlinked users. */
+  cardCodeOwners: 'card_code_owners',
   /** Red-packet campaigns: definition, budget and claim counters (`_id` = campaign id). */
   redPacketCampaigns: 'rp_campaigns',
   /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
@@ -114,4 +116,6 @@ export const COLLECTIONS = {
   redPacketCounters: 'rp_counters',
   /** Merchant API certificates by mch_id, when they are not in the environment. */
   payMerchantCerts: 'pay_merchant_certs',
+  /** APIv3 key material by mch_id (merchant key and serial, APIv3 key, WeChat Pay public key / platform certificates), when not in the environment. */
+  payV3Keys: 'pay_v3_keys',
 } as const;

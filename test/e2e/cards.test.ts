@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../../scripts/lib/cloudbaserc';
-import { callFunction, LOCAL_ACCOUNT, sandbox, startTestStack, upstreamCalls, user, type Stack } from '../helpers/stack';
+import { adminDb, callFunction, LOCAL_ACCOUNT, sandbox, startTestStack, upstreamCalls, user, type Stack } from '../helpers/stack';
 
 const run = promisify(execFile);
 const TEMPLATES = path.join(ROOT, 'scripts', 'card-templates');
@@ -52,7 +52,9 @@ describe('cards end to end: operator tools, signCard, wx.addCard, decryptCode, c
     const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon, outerStr: 'poster-a' }] }, alice);
     expect(signed).toMatchObject({ ok: true, data: { cardList: [{ cardId: coupon, cardExt: expect.any(String) }] } });
     const cardExt = JSON.parse(signed.data.cardList[0].cardExt);
-    expect(cardExt).toEqual({ timestamp: expect.stringMatching(/^\d{10}$/), nonce_str: expect.stringMatching(/^[0-9A-Za-z]{32}$/), outer_str: 'poster-a', signature: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    // The timestamp is a JSON number: wx.addCard fails on a quoted one.
+    expect(signed.data.cardList[0].cardExt).toMatch(/"timestamp":\d{10},/);
+    expect(cardExt).toEqual({ timestamp: expect.any(Number), nonce_str: expect.stringMatching(/^[0-9A-Za-z]{32}$/), outer_str: 'poster-a', signature: expect.stringMatching(/^[0-9a-f]{40}$/) });
 
     const added = await addCard(stack, 'oOA-alice', signed.data.cardList);
     expect(added).toMatchObject({ errMsg: 'addCard:ok', cardList: [{ isSuccess: true }] });
@@ -102,6 +104,71 @@ describe('cards end to end: operator tools, signCard, wx.addCard, decryptCode, c
   it('tells an unlinked user how to link, in words the client can show', async () => {
     const result = await callFunction(stack, 'signCard', { cards: [{ cardId: meeting, code: 'SEAT0002' }] }, user('o-mp-dave', 'u-dave'));
     expect(result).toMatchObject({ ok: false, error: { code: 'NOT_ELIGIBLE', message: expect.stringMatching(/follow the official account/) } });
+  });
+
+  describe('decryptCode is not an oracle: a code is decrypted only for a caller proven to own it', () => {
+    const carolOfficial = 'oOA-carol';
+    const dave = user('o-mp-dave2', 'u-dave2'); // a unionid, but no link to the official account
+    let carolsCode: string;
+    let encryptCode: string;
+
+    beforeAll(async () => {
+      const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon }] }, carol);
+      const added = await addCard(stack, carolOfficial, signed.data.cardList);
+      encryptCode = added.cardList[0].code;
+      const [owned] = (await sandbox(stack, 'GET', `cards?appid=${LOCAL_ACCOUNT.officialAppId}`)).cards.find((card: { cardId: string }) => card.cardId === coupon).codes.filter((entry: { openid: string }) => entry.openid === carolOfficial);
+      carolsCode = owned.code;
+    });
+
+    it.each([
+      { case: 'its owner without a unionid and no card event recorded', who: () => carol, reason: 'NO_UNIONID' },
+      { case: 'a stranger without a unionid', who: () => user('o-mp-eve'), reason: 'NO_UNIONID' },
+      { case: 'a user with a unionid but no account link', who: () => dave, reason: 'ACCOUNT_NOT_LINKED' },
+    ])('refuses $case, saying what is missing', async ({ who, reason }) => {
+      const result = await callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, who());
+      expect(result).toEqual({ ok: false, error: { code: 'NOT_ELIGIBLE', message: expect.any(String), reason } });
+      expect(JSON.stringify(result)).not.toContain(carolsCode);
+    });
+
+    it('decrypts for the user a verified card event names, and for nobody else', async () => {
+      const owners = adminDb(stack).collection('card_code_owners');
+      await owners.doc(`${coupon}:${carolsCode}`).set({
+        cardId: coupon, code: carolsCode, officialAppId: LOCAL_ACCOUNT.officialAppId, officialOpenid: carolOfficial,
+        miniProgram: { appid: LOCAL_ACCOUNT.miniProgramAppId, openid: carol.type === 'miniprogram' ? carol.openid : '' },
+        source: 'user_get_card', recordedAtMs: Date.now(),
+      });
+
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, carol)).resolves.toEqual({ ok: true, data: { cardId: coupon, code: carolsCode } });
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, user('o-mp-eve'))).resolves.toMatchObject({ ok: false, error: { reason: 'NO_UNIONID' } });
+      // Bob is linked, and WeChat says the code is oOA-carol's.
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, bob)).resolves.toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+
+      // Carol deletes the card (user_del_card): the record no longer proves anything.
+      await owners.doc(`${coupon}:${carolsCode}`).update({ releasedAtMs: Date.now() });
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, carol)).resolves.toMatchObject({ ok: false, error: { code: 'NOT_ELIGIBLE', reason: 'NO_UNIONID' } });
+    });
+  });
+
+  it('answers a code consumed elsewhere as already consumed, and records it', async () => {
+    const frank = user('o-mp-frank', 'u-frank');
+    await adminDb(stack).collection('wx_user_links').doc(`${LOCAL_ACCOUNT.officialAppId}:u-frank`).set({
+      officialAppId: LOCAL_ACCOUNT.officialAppId, unionid: 'u-frank', openid: 'oOA-frank', source: 'operator', linkedAtMs: Date.now(),
+    });
+    const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon }] }, frank);
+    const added = await addCard(stack, 'oOA-frank', signed.data.cardList);
+    const decrypted = await callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode: added.cardList[0].code }, frank);
+    expect(decrypted).toMatchObject({ ok: true });
+    const opened = decrypted.data;
+    // Another system of the operator redeems it with the account's token (the MP console, a till…).
+    const [token] = (await adminDb(stack).collection('wx_credentials').doc(`${LOCAL_ACCOUNT.officialAppId}:access_token`).get()).data as Array<{ value: string }>;
+    const consumed = await fetch(`${stack.url}/card/code/consume?access_token=${token!.value}`, { method: 'POST', body: JSON.stringify({ card_id: coupon, code: opened.code }) });
+    expect(await consumed.json()).toMatchObject({ errcode: 0 });
+
+    const scan = await callFunction(stack, 'consumeCode', { cardId: coupon, code: opened.code }, staff);
+    expect(scan).toMatchObject({ ok: true, data: { status: 'already_consumed', cardId: coupon, code: opened.code } });
+    const before = await upstreamCalls(stack);
+    await expect(callFunction(stack, 'consumeCode', { cardId: coupon, code: opened.code }, staff)).resolves.toMatchObject({ ok: true, data: { status: 'already_consumed', consumedAtMs: scan.data.consumedAtMs } });
+    expect(await upstreamCalls(stack)).toEqual(before);
   });
 
   it('refuses a garbled encrypt code and cards it does not know', async () => {

@@ -8,7 +8,9 @@ export type TestCaller =
   | { type: 'miniprogram'; openid: string; appid: string; unionid?: string; clientIp?: string }
   | { type: 'timer'; trigger: string }
   | { type: 'function'; source: string }
-  | { type: 'admin' };
+  | { type: 'admin' }
+  /** Exactly these platform values (wx_http, wx_crawler, a user from wx_localdebug…): see scripts/local/host/context.ts. */
+  | { type: 'context'; source?: string; triggerSrc?: string; openid?: string; appid?: string; unionid?: string };
 
 export const ADMIN: TestCaller = { type: 'admin' };
 export const FROM_FUNCTION: TestCaller = { type: 'function', source: 'wx_client,scf' };

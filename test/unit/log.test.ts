@@ -1,4 +1,4 @@
-import { createLogger, registerSecret } from '../../shared/log';
+import { createLogger, MAX_LOG_LINE_CHARS, registerSecret } from '../../shared/log';
 
 describe('createLogger', () => {
   function capture() {
@@ -29,5 +29,32 @@ describe('createLogger', () => {
     log.info('hidden');
     log.warn('shown');
     expect(lines.map((line) => JSON.parse(line).msg)).toEqual(['shown']);
+  });
+
+  it('cuts a 1 MB value, a 1 MB field name and a 1 MB message to bounded lengths', () => {
+    const { lines, log } = capture();
+    const huge = 'x'.repeat(1024 * 1024);
+    log.warn(huge, { [huge]: 1, value: huge, error: new Error(`bad ${huge}`) });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.length).toBeLessThan(MAX_LOG_LINE_CHARS);
+    const record = JSON.parse(lines[0]!);
+    expect(record.value).toMatch(/^x{2000}…\(1048576 chars\)$/);
+    expect(Object.keys(record).some((key) => key.startsWith('xxxx') && key.length < 100)).toBe(true);
+  });
+
+  it('keeps a line bounded when many fields are each at their bound', () => {
+    const { lines, log } = capture();
+    const fields = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}`, 'y'.repeat(5_000)]));
+    log.info('many', fields);
+    expect(lines[0]!.length).toBeLessThanOrEqual(MAX_LOG_LINE_CHARS);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', msg: 'many', fn: 'test', truncated: expect.any(String) });
+  });
+
+  it('masks a secret before cutting, so no part of it survives at the cut', () => {
+    const secret = 'SECRET-abcdefghijklmnopqrstuvwxyz';
+    registerSecret(secret);
+    const { lines, log } = capture();
+    log.info('x', { value: `${'z'.repeat(1_990)}${secret}` });
+    expect(lines[0]).not.toContain('SECRET-abc');
   });
 });

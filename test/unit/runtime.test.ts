@@ -1,29 +1,67 @@
-import { ConfigError, ErrorCode, InputError, WechatApiError } from '../../shared/errors';
-import { defineHandler, errorEnvelope, identifyCaller, type Caller } from '../../shared/runtime';
+import { ConfigError, ErrorCode, ForbiddenError, InputError, WechatApiError } from '../../shared/errors';
+import { allowOnlyFields, defineHandler, errorEnvelope, identifyCaller, type Caller } from '../../shared/runtime';
 
 describe('identifyCaller', () => {
   const timerEvent = { Type: 'Timer', TriggerName: 'refreshToken', Time: '2026-11-21T00:00:00Z', Message: '' };
-  it.each([
-    { case: 'mini-program user', ctx: { OPENID: 'o1', APPID: 'wxb', UNIONID: 'u1', SOURCE: 'wx_client' }, env: {}, event: {}, expected: { type: 'miniprogram', openid: 'o1', appid: 'wxb', unionid: 'u1' } },
-    { case: 'another function', ctx: { SOURCE: 'wx_client,scf' }, env: { TRIGGER_SRC: 'tcb' }, event: {}, expected: { type: 'function', source: 'wx_client,scf' } },
-    { case: 'another function even with a propagated OPENID', ctx: { OPENID: 'o1', SOURCE: 'wx_client,scf' }, env: {}, event: {}, expected: { type: 'function', source: 'wx_client,scf' } },
-    { case: 'timer', ctx: { SOURCE: 'wx_trigger' }, env: { TRIGGER_SRC: 'timer' }, event: timerEvent, expected: { type: 'timer', trigger: 'refreshToken' } },
-    { case: 'admin (tcb fn invoke)', ctx: {}, env: {}, event: {}, expected: { type: 'admin' } },
-  ])('recognises a $case', ({ ctx, env, event, expected }) => {
-    expect(identifyCaller(ctx, env, event)).toEqual(expected);
+  const user = { OPENID: 'o1', APPID: 'wxb' };
+
+  it.each<{ case: string; ctx: Record<string, unknown>; env: Record<string, string>; event?: Record<string, unknown>; expected: Caller }>([
+    { case: 'a mini-program user', ctx: { ...user, UNIONID: 'u1', SOURCE: 'wx_client' }, env: { TRIGGER_SRC: 'tcb' }, expected: { type: 'miniprogram', openid: 'o1', appid: 'wxb', unionid: 'u1' } },
+    { case: 'a mini-program user in the developer tools', ctx: { ...user, SOURCE: 'wx_devtools' }, env: {}, expected: { type: 'miniprogram', openid: 'o1', appid: 'wxb' } },
+    { case: 'another function called from a mini-program call', ctx: { SOURCE: 'wx_client,scf' }, env: { TRIGGER_SRC: 'tcb' }, expected: { type: 'function', source: 'wx_client,scf' } },
+    { case: 'another function even with a propagated OPENID', ctx: { OPENID: 'o1', SOURCE: 'wx_client,scf' }, env: {}, expected: { type: 'function', source: 'wx_client,scf' } },
+    { case: 'another function called from a timer run', ctx: { SOURCE: 'wx_trigger,scf' }, env: {}, expected: { type: 'function', source: 'wx_trigger,scf' } },
+    { case: 'another function whose own caller had no SOURCE', ctx: {}, env: { TCB_SOURCE: ',scf' }, expected: { type: 'function', source: ',scf' } },
+    { case: 'the timer (both signals)', ctx: { SOURCE: 'wx_trigger' }, env: { TRIGGER_SRC: 'timer' }, event: timerEvent, expected: { type: 'timer', trigger: 'refreshToken' } },
+    { case: 'the timer (TRIGGER_SRC only)', ctx: {}, env: { TRIGGER_SRC: 'timer' }, event: timerEvent, expected: { type: 'timer', trigger: 'refreshToken' } },
+    { case: 'the timer (SOURCE only)', ctx: { SOURCE: 'wx_trigger' }, env: {}, event: timerEvent, expected: { type: 'timer', trigger: 'refreshToken' } },
+    { case: 'an admin through tcb fn invoke (no context at all)', ctx: {}, env: {}, expected: { type: 'admin' } },
+    { case: 'an admin through CloudBase with TRIGGER_SRC=tcb', ctx: {}, env: { TRIGGER_SRC: 'tcb' }, expected: { type: 'admin' } },
+    { case: 'an admin script on a laptop (node-sdk run-env tag)', ctx: {}, env: { TCB_SOURCE: ',unknown', TRIGGER_SRC: 'tcb' }, expected: { type: 'admin' } },
+    { case: 'an admin script on a CVM', ctx: { SOURCE: ',tencentcloud' }, env: {}, expected: { type: 'admin' } },
+  ])('recognises $case', ({ ctx, env, event, expected }) => {
+    expect(identifyCaller(ctx, env, event ?? {})).toEqual(expected);
+  });
+
+  it.each<{ case: string; ctx: Record<string, unknown>; env: Record<string, string>; event?: Record<string, unknown> }>([
+    { case: "WeChat's HTTP API (wx_http)", ctx: { SOURCE: 'wx_http' }, env: {} },
+    { case: 'the crawler (wx_crawler)', ctx: { SOURCE: 'wx_crawler' }, env: {} },
+    { case: 'the crawler with an OPENID', ctx: { ...user, SOURCE: 'wx_crawler' }, env: {} },
+    { case: 'an unknown WeChat source (wx_unknown)', ctx: { SOURCE: 'wx_unknown' }, env: {} },
+    { case: 'a Pay callback (wx_paycallback)', ctx: { SOURCE: 'wx_paycallback' }, env: {} },
+    { case: 'local debugging in the IDE (wx_localdebug)', ctx: { SOURCE: 'wx_localdebug' }, env: {} },
+    { case: 'local debugging with a user', ctx: { ...user, SOURCE: 'wx_localdebug' }, env: {} },
+    { case: 'a client call without a user', ctx: { SOURCE: 'wx_client' }, env: {} },
+    { case: 'a devtools call without a user', ctx: { SOURCE: 'wx_devtools' }, env: {} },
+    { case: 'a source nobody listed', ctx: { SOURCE: 'wx_somethingnew' }, env: {} },
+    { case: 'a non-WeChat source nobody listed', ctx: { SOURCE: 'apigw' }, env: {} },
+    { case: 'a chain with an unlisted tag', ctx: { SOURCE: ',unknown,mystery' }, env: {} },
+    { case: 'an OPENID with no SOURCE', ctx: user, env: {} },
+    { case: 'an OPENID without an APPID', ctx: { OPENID: 'o1', SOURCE: 'wx_client' }, env: {} },
+    { case: 'a user on a timer source', ctx: { ...user, SOURCE: 'wx_trigger' }, env: {}, event: timerEvent },
+    { case: 'a user on the timer trigger', ctx: { ...user, SOURCE: 'wx_client' }, env: { TRIGGER_SRC: 'timer' }, event: timerEvent },
+    { case: 'a timer trigger with a client source', ctx: { SOURCE: 'wx_client' }, env: { TRIGGER_SRC: 'timer' }, event: timerEvent },
+    { case: 'a timer source on another trigger', ctx: { SOURCE: 'wx_trigger' }, env: { TRIGGER_SRC: 'cos' }, event: timerEvent },
+    { case: 'another trigger without a source (COS, message queue…)', ctx: {}, env: { TRIGGER_SRC: 'cos' } },
+    { case: 'getWXContext and TCB_SOURCE disagreeing', ctx: { SOURCE: ',unknown' }, env: { TCB_SOURCE: 'wx_http' } },
+    { case: 'a client sending a timer-shaped event', ctx: { ...user, SOURCE: 'wx_http' }, env: {}, event: timerEvent },
+    { case: 'an HTTP-access event with an admin-looking context', ctx: {}, env: {}, event: { httpMethod: 'GET', headers: {}, path: '/' } },
+  ])('refuses $case with FORBIDDEN', ({ ctx, env, event }) => {
+    expect(() => identifyCaller(ctx, env, event ?? {})).toThrow(ForbiddenError);
   });
 
   it('does not believe a client that sends a timer-shaped event', () => {
-    expect(identifyCaller({ OPENID: 'o1', APPID: 'wxb', SOURCE: 'wx_client' }, {}, timerEvent)).toEqual({ type: 'miniprogram', openid: 'o1', appid: 'wxb' });
-  });
-
-  it('refuses HTTP-access events and identity-less client calls', () => {
-    expect(() => identifyCaller({}, {}, { httpMethod: 'GET', headers: {} })).toThrow(/HTTP access/);
-    expect(() => identifyCaller({ SOURCE: 'wx_client' }, {}, {})).toThrow(/without a user identity/);
+    expect(identifyCaller({ ...user, SOURCE: 'wx_client' }, {}, timerEvent)).toEqual({ type: 'miniprogram', openid: 'o1', appid: 'wxb' });
   });
 
   it('refuses a timer context whose event is not a timer event', () => {
     expect(() => identifyCaller({}, { TRIGGER_SRC: 'timer' }, { action: 'get' })).toThrow(InputError);
+  });
+
+  it('names the refused SOURCE, cut short', () => {
+    expect(() => identifyCaller({ SOURCE: 'wx_http' }, {}, {})).toThrow(/SOURCE wx_http/);
+    const long = `wx_${'x'.repeat(10_000)}`;
+    expect(() => identifyCaller({ SOURCE: long }, {}, {})).toThrow(/^.{0,300}$/);
   });
 });
 
@@ -97,5 +135,36 @@ describe('defineHandler', () => {
     await handler(() => 1)({ n: 1 });
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', fn: 'demo', msg: 'ok', caller: 'admin' });
+  });
+
+  it('answers and logs a 1 MB unknown field name as a short prefix', async () => {
+    const name = 'f'.repeat(1024 * 1024);
+    const strict = defineHandler({
+      name: 'strict',
+      allow: ['admin'],
+      init: () => 0,
+      parse: (event) => allowOnlyFields(event, ['n']),
+      run: async () => 0,
+      wxContext: () => ({}),
+      env: {},
+    });
+
+    const envelope = await strict({ [name]: 1, other: 2 });
+
+    expect(envelope).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', message: expect.stringMatching(/^Unknown field\(s\): f{48}…\(1048576 chars\), other$/) } });
+    expect(JSON.stringify(envelope).length).toBeLessThan(300);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.length).toBeLessThan(2_000);
+  });
+});
+
+describe('allowOnlyFields', () => {
+  it('lists a few unknown names and counts the rest', () => {
+    const event = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`x${i}`, i]));
+    expect(() => allowOnlyFields(event, [])).toThrow('Unknown field(s): x0, x1, x2, x3, x4 and 4 more');
+  });
+
+  it('ignores the userInfo the platform injects', () => {
+    expect(() => allowOnlyFields({ userInfo: { openId: 'o' }, a: 1 }, ['a'])).not.toThrow();
   });
 });

@@ -4,7 +4,9 @@ import type { AnyObject } from 'mingo/types';
 import { cloneDeep, isEqual } from 'mingo/util';
 import { CLOUDBASE_ERROR_CODES, CloudBaseError } from './errors';
 import { DocumentStore } from './store';
-import { type DocumentId, type StoredDocument, isDocumentId, isPlainObject, parseEjson, stringifyEjson } from './values';
+import {
+  type DocumentId, type StoredDocument, MAX_DOCUMENT_DEPTH, isDocumentId, isNestedDeeperThan, isPlainObject, parseEjson, stringifyEjson,
+} from './values';
 
 /** Timing knobs of {@link LocalDatabase}. */
 export interface LocalDatabaseOptions {
@@ -241,11 +243,12 @@ export class LocalDatabase {
         this.#conflict(transaction, `document ${describe(read)} read by the transaction was changed by another writer`);
       }
     }
-    for (const write of transaction.writes.values()) {
-      if (write.document === null) this.#store.remove(write.collection, write.id);
-      else this.#store.put(write.collection, write.document);
+    try {
+      this.#store.commit(transaction.id, [...transaction.writes.values()]);
+    } finally {
+      // A commit that failed to write is rolled back on disk and never reached memory: the transaction is over either way.
+      this.#finish(transaction);
     }
-    this.#finish(transaction);
   }
 
   /** `database.abortTransaction`: discards the writes. Aborting one the server already aborted is accepted. */
@@ -512,6 +515,13 @@ function applyChange(change: Change, current: StoredDocument): { document: Store
     throw new CloudBaseError(
       CLOUDBASE_ERROR_CODES.DATABASE_REQUEST_FAILED,
       "Performing an update on the path '_id' would modify the immutable field '_id'",
+    );
+  }
+  // Dotted paths (`$set: {"a.a.a…": 1}`) nest deeper than their text: the result is bounded like a sent document.
+  if (isNestedDeeperThan(document, MAX_DOCUMENT_DEPTH)) {
+    throw new CloudBaseError(
+      CLOUDBASE_ERROR_CODES.DATABASE_REQUEST_FAILED,
+      `the updated document would be nested deeper than ${MAX_DOCUMENT_DEPTH} levels`,
     );
   }
   return { document, modified: modifiedFields.length > 0 };

@@ -5,6 +5,7 @@ import { cloneDeep } from 'mingo/util';
 import { type ActionParams, LocalDatabase } from './database';
 import { CLOUDBASE_ERROR_CODES, CloudBaseError } from './errors';
 import { DocumentStore } from './store';
+import { MAX_DOCUMENT_DEPTH, assertNestingDepth } from './values';
 
 export { CLOUDBASE_ERROR_CODES, CloudBaseError } from './errors';
 export type { CloudBaseErrorCode } from './errors';
@@ -39,6 +40,16 @@ export interface LocalCloudBase {
   close(): Promise<void>;
 }
 
+/**
+ * Largest /admin body accepted. The real service's HTTP limit is not documented (unverified); 16 MiB is MongoDB's
+ * document limit, so one maximal document still fits, and a runaway client cannot make the stack buffer gigabytes.
+ */
+export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+// A too-large body is read to its end (so the keep-alive connection stays usable) up to this much; beyond, the socket goes.
+const ADMIN_DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+// Echoing a caller's action name: enough to recognise it, never a megabyte back.
+const ECHO_PREFIX_CHARS = 64;
+const UNSUPPORTED_ACTION = '(unsupported)';
 const DEFAULT_LOCK_WAIT_MS = 5000;
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 10000;
 // Idle transactions are also swept on every request; the timer only matters when no request comes in.
@@ -62,7 +73,8 @@ export async function createLocalCloudBase(options: LocalCloudBaseOptions = {}):
   );
   sweepTimer.unref();
 
-  const actions: Record<string, ActionHandler> = {
+  // A Map, not an object literal: `actions['constructor']` or `actions['toString']` must be "unsupported", not Object's own.
+  const actions = new Map<string, ActionHandler>(Object.entries({
     'database.getDocument': async (params) => ({ data: database.getDocument(params) }),
     'database.calculateDocument': async (params) => ({ data: database.calculateDocument(params) }),
     'database.insertDocument': async (params) => ({ data: await database.insertDocument(params) }),
@@ -82,9 +94,10 @@ export async function createLocalCloudBase(options: LocalCloudBaseOptions = {}):
       return {};
     },
     'functions.invokeFunction': (params, source) => invokeFunction(options.invokeFunction, params, source),
-  };
+  } satisfies Record<string, ActionHandler>));
 
-  let byAction: Record<string, number> = {};
+  // Counted per known action; every unknown name shares one counter, so callers cannot grow it without bound.
+  let byAction = new Map<string, number>();
   let total = 0;
 
   async function answer(body: unknown, source: string): Promise<Record<string, unknown>> {
@@ -95,12 +108,13 @@ export async function createLocalCloudBase(options: LocalCloudBaseOptions = {}):
       }
       const params = body as ActionParams;
       const action = typeof params.action === 'string' ? params.action : '';
+      const handler = actions.get(action);
       total += 1;
-      byAction[action] = (byAction[action] ?? 0) + 1;
+      const counted = handler === undefined ? UNSUPPORTED_ACTION : action;
+      byAction.set(counted, (byAction.get(counted) ?? 0) + 1);
       database.expireIdleTransactions();
-      const handler = actions[action];
       if (handler === undefined) {
-        throw new CloudBaseError(CLOUDBASE_ERROR_CODES.INVALID_PARAM, `unsupported action: ${action}`);
+        throw new CloudBaseError(CLOUDBASE_ERROR_CODES.INVALID_PARAM, `unsupported action: ${JSON.stringify(action.slice(0, ECHO_PREFIX_CHARS))}`);
       }
       return { requestId, ...(await handler(params, source)) };
     } catch (error) {
@@ -118,9 +132,16 @@ export async function createLocalCloudBase(options: LocalCloudBaseOptions = {}):
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'NOT_FOUND' }));
         return;
       }
-      const text = await readBody(req);
+      const text = await readBody(req, ADMIN_BODY_LIMIT_BYTES, ADMIN_DRAIN_LIMIT_BYTES);
+      if (text === undefined) {
+        const message = `request body larger than ${ADMIN_BODY_LIMIT_BYTES} bytes`;
+        res.writeHead(413, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ code: CLOUDBASE_ERROR_CODES.INVALID_PARAM, message, requestId: randomUUID() }));
+        return;
+      }
       let body: unknown;
       try {
+        // JSON.parse itself does not recurse, so any depth is safe here; every EJSON field is bounded when parsed.
         body = JSON.parse(text);
       } catch {
         body = undefined;
@@ -129,11 +150,11 @@ export async function createLocalCloudBase(options: LocalCloudBaseOptions = {}):
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
     },
     stats() {
-      return { total, byAction: { ...byAction } };
+      return { total, byAction: Object.fromEntries(byAction) };
     },
     resetStats() {
       total = 0;
-      byAction = {};
+      byAction = new Map();
     },
     async createCollection(name) {
       store.createCollection(name);
@@ -213,6 +234,8 @@ function parseRequestData(requestData: unknown): unknown {
   if (typeof requestData !== 'string') {
     throw new CloudBaseError(CLOUDBASE_ERROR_CODES.INVALID_PARAM, 'request_data must be a JSON string');
   }
+  // The function host hands the event on with recursive JSON; an event is bounded like a document.
+  assertNestingDepth(requestData, 'request_data', MAX_DOCUMENT_DEPTH);
   try {
     return JSON.parse(requestData) as unknown;
   } catch (error) {
@@ -224,11 +247,21 @@ function headerValue(value: string | string[] | undefined): string {
   return Array.isArray(value) ? value.join(',') : (value ?? '');
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+/**
+ * The body as text, or `undefined` when it is larger than `limitBytes`: the rest is then read and dropped (so the
+ * client can read the 413 and reuse the connection), up to `drainLimitBytes`, beyond which the socket is destroyed.
+ */
+function readBody(req: http.IncomingMessage, limitBytes: number, drainLimitBytes: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    let sizeBytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      sizeBytes += chunk.length;
+      if (sizeBytes <= limitBytes) chunks.push(chunk);
+      else if (chunks.length > 0) chunks.length = 0;
+      if (sizeBytes > drainLimitBytes) req.destroy(new Error(`request body larger than ${drainLimitBytes} bytes`));
+    });
+    req.on('end', () => resolve(sizeBytes > limitBytes ? undefined : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }

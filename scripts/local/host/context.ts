@@ -10,8 +10,20 @@ export type Caller =
   | { type: 'timer'; trigger: string }
   /** Called by another function through CloudBase; `source` is the X-TCB-Source chain, e.g. `wx_client,scf`. */
   | { type: 'function'; source: string }
-  /** `tcb fn invoke`, SCF Invoke, node-sdk `callFunction`: no WX context at all. */
-  | { type: 'admin' };
+  /** `tcb fn invoke`, SCF Invoke: no WX context at all. */
+  | { type: 'admin' }
+  /**
+   * An HTTP-access (集成请求) invocation through CloudBase's gateway; `data` is the HTTP event the
+   * host's routes build. What CloudBase sets for it is not documented, so the host gives the
+   * least it could be: no WX context keys, no OPENID, no SOURCE (the context proves nothing).
+   */
+  | { type: 'http' }
+  /**
+   * Exactly these platform values, for the contexts the platform can produce that no product
+   * caller should have: `wx_http` (WeChat's invokecloudfunction API), `wx_crawler`,
+   * `wx_paycallback`, a user from `wx_localdebug`, another trigger… `data` is the event as is.
+   */
+  | { type: 'context'; source?: string; triggerSrc?: string; openid?: string; appid?: string; unionid?: string };
 
 /** The SCF `context` argument, reduced to the fields the SDKs read. */
 export interface ScfContext {
@@ -87,10 +99,23 @@ export function buildInvocation(input: InvocationInput): Invocation {
       event = input.data;
       break;
     case 'admin':
+    case 'http':
       env.TCB_CONTEXT_KEYS = 'TCB_ENV,TCB_SEQID,TRIGGER_SRC';
       env.TCB_ENV = envId;
       env.TCB_SEQID = input.seqId;
       env.TRIGGER_SRC = 'tcb';
+      event = input.data;
+      break;
+    case 'context':
+      env.WX_CONTEXT_KEYS = wxContextKeys;
+      if (caller.openid !== undefined) env.WX_OPENID = caller.openid;
+      if (caller.appid !== undefined) env.WX_APPID = caller.appid;
+      if (caller.unionid !== undefined) env.WX_UNIONID = caller.unionid;
+      env.TCB_CONTEXT_KEYS = tcbContextKeys;
+      env.TCB_ENV = envId;
+      env.TCB_SEQID = input.seqId;
+      env.TRIGGER_SRC = caller.triggerSrc ?? 'tcb';
+      if (caller.source !== undefined) env.TCB_SOURCE = caller.source;
       event = input.data;
       break;
   }
@@ -136,8 +161,16 @@ export function parseCaller(value: unknown): { caller: Caller } | { problem: str
     }
     case 'admin':
       return { caller: { type: 'admin' } };
+    case 'context': {
+      const keys = ['source', 'triggerSrc', 'openid', 'appid', 'unionid'] as const;
+      const problem = keys.map((key) => optionalString(value, key)).find((found) => found !== undefined);
+      if (problem !== undefined) return { problem };
+      const caller: Extract<Caller, { type: 'context' }> = { type: 'context' };
+      for (const key of keys) if (typeof value[key] === 'string') caller[key] = value[key] as string;
+      return { caller };
+    }
     default:
-      return { problem: `unknown caller type ${JSON.stringify(value.type)} (miniprogram, timer, function or admin)` };
+      return { problem: `unknown caller type ${JSON.stringify(String(value.type).slice(0, 40))} (miniprogram, timer, function, admin or context)` };
   }
 }
 

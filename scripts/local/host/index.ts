@@ -10,7 +10,9 @@ import type http from 'node:http';
 import path from 'node:path';
 import type { Cron } from 'croner';
 import { buildInvocation, InvocationInputError, parseCaller, type Caller, type Invocation } from './context';
+import { nestingDepthExceeds, readBody } from './body';
 import { nextFirings, scheduleTrigger, validateTrigger } from './cron';
+import { answerOf, buildHttpEvent, matchRoute, validateRoute, type BodyEncoding } from './http-access';
 import { FunctionWorker } from './worker';
 
 export type { Caller } from './context';
@@ -25,6 +27,8 @@ export interface HostedFunction {
   triggers: Array<{ name: string; config: string }>;
   /** true when the function has the environment's fixed outbound IP (publicNetConfig/EIP). */
   fixedEgressIp: boolean;
+  /** Its HTTP-access path (cloudbaserc `path`, e.g. `/wx/push`): the host answers it and its sub-paths. */
+  httpPath?: string;
 }
 
 /** How the host is set up. */
@@ -45,6 +49,8 @@ export interface FunctionHostOptions {
   timers: boolean;
   /** Where function console output goes besides the per-invocation record (default: prefix-and-print). */
   onLog?: (line: { fn: string; instance: number; stream: 'stdout' | 'stderr'; text: string }) => void;
+  /** How HTTP-access bodies reach functions (default 'binary-as-base64'; see http-access.ts). */
+  httpBodyEncoding?: BodyEncoding;
 }
 
 /** How one invocation ended, as the caller of the function sees it. */
@@ -60,8 +66,13 @@ export interface FunctionHost {
    * POST /functions/<name> with JSON {"data": {...}, "caller": {...}} → 200 + the function's return value as JSON;
    * bad JSON/unknown caller type → 400 JSON error; unknown function → 404; function threw/timed out/crashed → 502 JSON
    * {"error":{"type":…,"message":…}}. Also GET /functions → the list of functions and their instances.
+   * A path under a function's `httpPath` is HTTP access instead (see http-access.ts): any method, a body up
+   * to 5 MB (413 beyond, the body drained), the function's answer translated; 502 when it threw, crashed or
+   * answered something unsendable, 504 when it timed out.
    */
   handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  /** true when `pathname` is a declared HTTP-access path or below one (the stack routes those here). */
+  servesHttpPath(pathname: string): boolean;
   /** Every invocation's captured console output (for tests proving secrets never reach a log line). */
   logs(name?: string): Array<{ fn: string; text: string }>;
   /** Kills the worker(s) currently busy with an invocation of `name`; returns how many. */
@@ -93,9 +104,17 @@ const defaultRegion = 'ap-shanghai';
 const maxRetainedLogLines = 10_000;
 /** SCF's limit for a synchronous invocation's request payload. */
 const maxRequestBodyBytes = 6 * 1024 * 1024;
+/**
+ * How deeply an event may nest. Not a documented platform limit: the host's own guard, because
+ * the event crosses to the worker by JSON serialisation, which is recursive — 10,000 levels
+ * overflowed the stack and took the host down. No function of this product takes more than a few.
+ */
+const maxEventDepth = 64;
 /** Host variables a worker may inherit; NODE_OPTIONS is left out because it could carry the host's loaders (tsx). */
 const inheritedVariable = (key: string) => key === 'PATH' || key === 'HOME' || (key.startsWith('NODE_') && key !== 'NODE_OPTIONS');
 const bootstrapPath = path.join(__dirname, 'bootstrap.cjs');
+/** The body limit of an HTTP-access request (the brief's and, as far as documented, CloudBase's order of magnitude). */
+const maxHttpBodyBytes = 5 * 1024 * 1024;
 
 /** Starts a host for the given functions; throws when a function or trigger could not be deployed as declared. */
 export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
@@ -108,6 +127,11 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
     if (functions.has(spec.name)) throw new Error(`function ${spec.name} is declared twice`);
     if (!(spec.timeoutSeconds > 0)) throw new Error(`function ${spec.name}: timeoutSeconds must be positive`);
     for (const trigger of spec.triggers) validateTrigger(spec.name, trigger);
+    if (spec.httpPath !== undefined) {
+      validateRoute(spec.name, spec.httpPath);
+      const taken = [...functions.values()].find((other) => other.spec.httpPath === spec.httpPath);
+      if (taken !== undefined) throw new Error(`functions ${taken.spec.name} and ${spec.name} declare the same HTTP path ${spec.httpPath}`);
+    }
     functions.set(spec.name, {
       spec,
       bundlePath: path.resolve(options.distDir, spec.name, 'index.js'),
@@ -248,6 +272,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       functions: [...functions.values()].map((fn) => ({
         name: fn.spec.name,
         fixedEgressIp: fn.spec.fixedEgressIp,
+        ...(fn.spec.httpPath === undefined ? {} : { httpPath: fn.spec.httpPath }),
         timeoutSeconds: fn.spec.timeoutSeconds,
         triggers: fn.spec.triggers.map((trigger) => ({
           ...trigger,
@@ -267,9 +292,40 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
     };
   }
 
+  const httpRoutes = new Map<string, FunctionState>();
+  for (const fn of functions.values()) if (fn.spec.httpPath !== undefined) httpRoutes.set(fn.spec.httpPath, fn);
+
+  async function handleHttpAccess(fn: FunctionState, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readBody(req, maxHttpBodyBytes);
+    if (!body.ok) {
+      return sendJson(res, 413, errorBody('payload_too_large', `request body exceeds ${maxHttpBodyBytes} bytes`), body.drained ? {} : { connection: 'close' });
+    }
+    const event = buildHttpEvent(req, body.bytes, { envId: options.envId, bodyEncoding: options.httpBodyEncoding ?? 'binary-as-base64' });
+    const result = await invoke(fn.spec.name, event, { type: 'http' });
+    if (!result.ok) {
+      const status = result.errorType === 'timeout' ? 504 : result.errorType === 'not_found' ? 404 : 502;
+      return sendJson(res, status, errorBody(result.errorType, result.message));
+    }
+    const answer = answerOf(result.result);
+    if ('problem' in answer) return sendJson(res, 502, errorBody('bad_integration_response', answer.problem));
+    // A flat [name, value, name, value…] list: the only form that sends one header line per Set-Cookie value.
+    const raw: string[] = [];
+    for (const [name, value] of answer.headers) for (const item of Array.isArray(value) ? value : [value]) raw.push(name, item);
+    raw.push('content-length', String(answer.body.length));
+    try {
+      res.writeHead(answer.status, raw);
+    } catch (error) {
+      // A header Node refuses to send (a line break, an invalid name): the gateway would refuse it too.
+      return sendJson(res, 502, errorBody('bad_integration_response', (error as Error).message));
+    }
+    res.end(answer.body);
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const { pathname } = new URL(req.url ?? '/', 'http://host.local');
+      const route = matchRoute(httpRoutes.keys(), pathname);
+      if (route !== undefined) return await handleHttpAccess(httpRoutes.get(route) as FunctionState, req, res);
       if (pathname === '/functions' || pathname === '/functions/') {
         if (req.method !== 'GET') return sendJson(res, 405, errorBody('method_not_allowed', 'use GET'), { allow: 'GET' });
         return sendJson(res, 200, listing());
@@ -280,7 +336,9 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       const name = decodeURIComponent(match[1] as string);
       if (!functions.has(name)) return sendJson(res, 404, errorBody('not_found', `function ${name} is not deployed`));
       const body = await readJson(req);
-      if ('problem' in body) return sendJson(res, body.status, errorBody('bad_request', body.problem));
+      if ('problem' in body) {
+        return sendJson(res, body.status, errorBody(body.status === 413 ? 'payload_too_large' : 'bad_request', body.problem), body.close ? { connection: 'close' } : {});
+      }
       const parsed = parseCaller(body.value.caller);
       if ('problem' in parsed) return sendJson(res, 400, errorBody('bad_request', parsed.problem));
       const result = await invoke(name, body.value.data, parsed.caller);
@@ -295,6 +353,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
   return {
     invoke,
     handle,
+    servesHttpPath: (pathname) => matchRoute(httpRoutes.keys(), pathname) !== undefined,
     logs: (name) => retainedLogs.filter((line) => name === undefined || line.fn === name).map((line) => ({ ...line })),
     killBusy(name) {
       const busy = functions.get(name)?.workers.filter((worker) => worker.busy) ?? [];
@@ -348,22 +407,21 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 
 async function readJson(
   req: http.IncomingMessage,
-): Promise<{ value: { data?: unknown; caller?: unknown } } | { status: number; problem: string }> {
-  const chunks: Buffer[] = [];
-  let sizeBytes = 0;
-  for await (const chunk of req) {
-    sizeBytes += (chunk as Buffer).length;
-    if (sizeBytes > maxRequestBodyBytes) return { status: 413, problem: `request body exceeds ${maxRequestBodyBytes} bytes` };
-    chunks.push(chunk as Buffer);
-  }
+): Promise<{ value: { data?: unknown; caller?: unknown } } | { status: number; problem: string; close?: boolean }> {
+  const body = await readBody(req, maxRequestBodyBytes);
+  if (!body.ok) return { status: 413, problem: `request body exceeds ${maxRequestBodyBytes} bytes`, close: !body.drained };
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(body.bytes.toString('utf8'));
   } catch (error) {
-    return { status: 400, problem: `body is not JSON: ${(error as Error).message}` };
+    return { status: 400, problem: `body is not JSON: ${(error as Error).message.slice(0, 200)}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { status: 400, problem: 'body must be a JSON object {"data": …, "caller": {…}}' };
+  }
+  // The body itself is one level; `data` may nest maxEventDepth levels below it.
+  if (nestingDepthExceeds(value, maxEventDepth + 1)) {
+    return { status: 400, problem: `data is nested deeper than ${maxEventDepth} levels` };
   }
   return { value };
 }

@@ -132,9 +132,14 @@ export class FunctionWorker {
       };
       this.served += 1;
       this.running = running;
-      this.child.send({ type: 'invoke', id, event: invocation.event, context: invocation.context, env: invocation.env }, () => {
-        // A failed send means the channel is closing: 'close' settles the invocation as a crash.
-      });
+      try {
+        this.child.send({ type: 'invoke', id, event: invocation.event, context: invocation.context, env: invocation.env }, () => {
+          // A failed send means the channel is closing: 'close' settles the invocation as a crash.
+        });
+      } catch (error) {
+        // The message could not be serialised (nothing was written): the instance is untouched and stays usable.
+        this.finish(running, { ok: false, errorType: 'threw', message: `the event could not be passed to the function: ${(error as Error).message}`, logs: [] });
+      }
     });
   }
 

@@ -63,10 +63,17 @@ export interface PayCounters {
   tlsHandshakeFailures: number;
 }
 
-/** The whole mutable state of one Pay sandbox. */
+/**
+ * The whole mutable state of one Pay sandbox. It persists as a whole (`.local/sandbox/pay.json`,
+ * see the contract in `../persist.ts`): a field added here is saved and restored with no other
+ * change, provided it holds data (Maps, Sets, arrays, plain objects, primitives, Dates, Buffers),
+ * not functions or class instances; a key the sandbox makes for itself is kept as a Buffer or a
+ * PEM string so what it signed before a restart verifies after it. Only {@link PAY_TRANSIENT_KEYS}
+ * are left out.
+ */
 export interface PayState {
   readonly config: PayConfig;
-  /** Signs the `package` of mini-program packets, so a forged package is recognised. */
+  /** Signs the `package` of mini-program packets, so a forged package is recognised; persisted, so old packages still open. */
   readonly packageSecret: Buffer;
   clockOffsetMs: number;
   balancesFen: Map<string, number>;
@@ -87,6 +94,11 @@ export interface PayState {
   behaviourByBillno: Map<string, Partial<PayBehaviour>>;
   counters: PayCounters;
 }
+
+/** Left out of the snapshot: rebuilt from the options at every start (merchants, keys, TLS, the clock function). */
+export const PAY_TRANSIENT_KEYS = ['config'] as const satisfies readonly (keyof PayState)[];
+/** The snapshot's schema: bump it when a change makes older snapshots unreadable (they are then set aside). */
+export const PAY_STATE_SCHEMA = 'pay-sandbox/1';
 
 /** A fresh state from validated options. */
 export function createPayState(config: PayConfig): PayState {

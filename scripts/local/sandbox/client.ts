@@ -8,6 +8,8 @@
  * add of a multi-card list is not documented, so the sandbox fails the whole batch when any item
  * is bad and then changes nothing (no code issued, no stock taken, no nonce spent). Every item
  * of a failed batch reports `isSuccess:false`; the errMsg names the bad items and why.
+ * `timestamp` must be a JSON number: the mini-program doc types it so, and a resolved
+ * community report has wx.addCard failing on a quoted one (issue 8 §4), so a string fails here.
  * Not modelled: a freshness window for `timestamp` (WeChat documents none).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -176,6 +178,7 @@ function parseCardExt(text: string): CardExt | string {
     return 'cardExt is not JSON';
   }
   if (!isRecord(parsed)) return 'cardExt must be a JSON object';
+  if (typeof parsed.timestamp === 'string') return 'cardExt.timestamp must be a JSON number, not a quoted string';
   const timestamp = secondsText(parsed.timestamp);
   if (timestamp === undefined) return 'cardExt.timestamp must be unix seconds';
   if (typeof parsed.signature !== 'string') return 'cardExt.signature is required';

@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { persistState, touchingHandler, touchingMethods, type SnapshotFileOptions } from '../persist';
 import { cardRoutes } from './api/card';
 import { uploadImageRoute } from './api/media';
 import { ticketRoute } from './api/ticket';
@@ -14,7 +15,7 @@ import { createApiHandler, type ApiRoute } from './api/router';
 import { createSandboxControl, type SandboxControl } from './control';
 import { createControlHandler } from './control-http';
 import { normalizeOptions, type WechatSandboxOptions } from './options';
-import { createSandboxState, type SandboxState } from './state';
+import { createSandboxState, SANDBOX_STATE_SCHEMA, SANDBOX_TRANSIENT_KEYS, type SandboxState } from './state';
 
 export { requireAccessToken, type AccessTokenCheck } from './access';
 export type { CardDateInfo, CardStatus, CardType, UserCardStatus } from './card-state';
@@ -37,6 +38,8 @@ export interface WechatSandbox {
   control: SandboxControl;
   /** The state every endpoint shares, e.g. for `isValidTicket(sandbox.state, …)`. */
   state: SandboxState;
+  /** Writes the state to its snapshot file, if it has one (see `../persist.ts`); later changes are not saved. */
+  close(): Promise<void>;
 }
 
 /** A sandbox listening on its own loopback port. */
@@ -49,21 +52,30 @@ export interface RunningWechatSandbox extends WechatSandbox {
 // The route table: each WeChat API family contributes its endpoints here.
 const API_ROUTES: readonly ApiRoute[] = [...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes];
 
-/** Creates a sandbox; options are validated strictly (a bad option throws SandboxInputError). */
-export function createWechatSandbox(options: WechatSandboxOptions): WechatSandbox {
+/**
+ * Creates a sandbox; options are validated strictly (a bad option throws SandboxInputError).
+ * With `persistence`, the state is restored from its snapshot file and saved after every API and
+ * control call, so tokens, tickets, cards and codes outlive a restart; without, it lives in memory.
+ */
+export function createWechatSandbox(options: WechatSandboxOptions, persistence?: SnapshotFileOptions): WechatSandbox {
   const state = createSandboxState(normalizeOptions(options));
-  const control = createSandboxControl(state, new Set(API_ROUTES.map((route) => route.path)));
+  // Restored before the control and the handlers capture the state.
+  const persisted = persistence === undefined ? undefined : persistState(state, {
+    ...persistence, schema: SANDBOX_STATE_SCHEMA, transientKeys: SANDBOX_TRANSIENT_KEYS, label: 'WeChat sandbox',
+  });
+  const control = touchingMethods(createSandboxControl(state, new Set(API_ROUTES.map((route) => route.path))), persisted);
   return {
-    handleApi: createApiHandler(state, API_ROUTES),
-    handleControl: createControlHandler(control),
+    handleApi: touchingHandler(createApiHandler(state, API_ROUTES), persisted),
+    handleControl: touchingHandler(createControlHandler(control), persisted),
     control,
     state,
+    close: async () => persisted?.close(),
   };
 }
 
 /** For tests: an http server on 127.0.0.1 (port 0) serving both the WeChat API and the control API. */
-export async function startWechatSandbox(options: WechatSandboxOptions): Promise<RunningWechatSandbox> {
-  const sandbox = createWechatSandbox(options);
+export async function startWechatSandbox(options: WechatSandboxOptions, persistence?: SnapshotFileOptions): Promise<RunningWechatSandbox> {
+  const sandbox = createWechatSandbox(options, persistence);
   const server = http.createServer((req, res) => {
     const isControl = (req.url ?? '/').startsWith('/__sandbox/');
     void (isControl ? sandbox.handleControl(req, res) : sandbox.handleApi(req, res));
@@ -76,11 +88,13 @@ export async function startWechatSandbox(options: WechatSandboxOptions): Promise
   return {
     ...sandbox,
     url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    async close() {
+      await new Promise<void>((resolve, reject) => {
         // Keep-alive sockets of test clients would otherwise hold close() open.
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
-      }),
+      });
+      await sandbox.close();
+    },
   };
 }

@@ -67,7 +67,12 @@ export interface SandboxCounters {
   errors: Map<string, Map<string, number>>;
 }
 
-/** The whole mutable state of one sandbox. */
+/**
+ * The whole mutable state of one sandbox. It persists as a whole (`.local/sandbox/wechat.json`,
+ * see the contract in `../persist.ts`): a field added here is saved and restored with no other
+ * change, provided it holds data (Maps, Sets, arrays, plain objects, primitives, Dates, Buffers),
+ * not functions or class instances. Only {@link SANDBOX_TRANSIENT_KEYS} are left out.
+ */
 export interface SandboxState {
   readonly config: SandboxConfig;
   clockOffsetMs: number;
@@ -86,6 +91,11 @@ export interface SandboxState {
   images: Map<string, UploadedImage>;
   cards: CardState;
 }
+
+/** Left out of the snapshot: rebuilt from the options at every start (and it holds the clock function). */
+export const SANDBOX_TRANSIENT_KEYS = ['config'] as const satisfies readonly (keyof SandboxState)[];
+/** The snapshot's schema: bump it when a change makes older snapshots unreadable (they are then set aside). */
+export const SANDBOX_STATE_SCHEMA = 'wechat-sandbox/1';
 
 /** A fresh state from validated options. */
 export function createSandboxState(config: SandboxConfig): SandboxState {

@@ -82,6 +82,29 @@ describe('buildInvocation', () => {
       env: { TCB_CONTEXT_KEYS: 'TCB_ENV,TCB_SEQID,TRIGGER_SRC', TCB_ENV: 'env-1', TCB_SEQID: 'seq-1', TRIGGER_SRC: 'tcb' },
       event: [1, 2],
     },
+    {
+      case: 'an HTTP-access request gets no WX keys, no OPENID and no SOURCE: the context proves nothing',
+      caller: { type: 'http' },
+      data: { path: '/wx/push', httpMethod: 'GET' },
+      env: { TCB_CONTEXT_KEYS: 'TCB_ENV,TCB_SEQID,TRIGGER_SRC', TCB_ENV: 'env-1', TCB_SEQID: 'seq-1', TRIGGER_SRC: 'tcb' },
+      event: { path: '/wx/push', httpMethod: 'GET' },
+    },
+    {
+      case: 'another platform context gets exactly the values given',
+      caller: { type: 'context', source: 'wx_localdebug', openid: 'o-dev', appid: 'wx-app', triggerSrc: 'tcb' },
+      data: { a: 1 },
+      env: {
+        WX_CONTEXT_KEYS: 'WX_OPENID,WX_APPID,WX_UNIONID,WX_CLIENTIP,WX_CLIENTIPV6',
+        WX_OPENID: 'o-dev',
+        WX_APPID: 'wx-app',
+        TCB_CONTEXT_KEYS: 'TCB_ENV,TCB_SEQID,TRIGGER_SRC,TCB_SOURCE',
+        TCB_ENV: 'env-1',
+        TCB_SEQID: 'seq-1',
+        TRIGGER_SRC: 'tcb',
+        TCB_SOURCE: 'wx_localdebug',
+      },
+      event: { a: 1 },
+    },
   ])('$case', ({ caller, data, env, event }) => {
     const invocation = buildInvocation({ ...base, caller, data });
 
@@ -126,7 +149,9 @@ describe('parseCaller', () => {
     { case: 'a function', value: { type: 'function', source: 'wx_client,scf' }, expected: { caller: { type: 'function', source: 'wx_client,scf' } } },
     { case: 'an admin', value: { type: 'admin' }, expected: { caller: { type: 'admin' } } },
     { case: 'no caller', value: undefined, expected: { problem: 'caller must be an object with a "type"' } },
-    { case: 'an unknown type', value: { type: 'http' }, expected: { problem: 'unknown caller type "http" (miniprogram, timer, function or admin)' } },
+    { case: 'a platform context', value: { type: 'context', source: 'wx_http', openid: 'o', extra: 1 }, expected: { caller: { type: 'context', source: 'wx_http', openid: 'o' } } },
+    { case: 'a platform context with a numeric source', value: { type: 'context', source: 7 }, expected: { problem: 'caller.source must be a string' } },
+    { case: 'the HTTP-access caller, which only the HTTP routes may use', value: { type: 'http' }, expected: { problem: 'unknown caller type "http" (miniprogram, timer, function, admin or context)' } },
     { case: 'a mini-program caller without openid', value: { type: 'miniprogram', appid: 'a' }, expected: { problem: 'caller.openid must be a non-empty string' } },
     { case: 'a mini-program caller with a numeric unionid', value: { type: 'miniprogram', openid: 'o', appid: 'a', unionid: 1 }, expected: { problem: 'caller.unionid must be a string' } },
     { case: 'a timer without trigger', value: { type: 'timer' }, expected: { problem: 'caller.trigger must be a non-empty string' } },

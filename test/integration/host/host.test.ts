@@ -90,6 +90,13 @@ describe('FunctionHost.invoke: the WX context', () => {
       triggerSrc: 'tcb',
       event: { step: 1 },
     },
+    {
+      case: "a call through WeChat's HTTP API",
+      caller: { type: 'context' as const, source: 'wx_http' },
+      wxContext: { ENV: 'env-1', SOURCE: 'wx_http' },
+      triggerSrc: 'tcb',
+      event: { step: 1 },
+    },
   ])("gives $case what the real wx-server-sdk's getWXContext() reads", async ({ caller, wxContext, triggerSrc, event }) => {
     const host = startHost();
 

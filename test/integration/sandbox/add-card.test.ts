@@ -80,6 +80,15 @@ describe('POST /__sandbox/client/add-card', () => {
     expect((await addCard(sandbox, [{ cardId, cardExt }])).body.errMsg).toBe('addCard:ok');
   });
 
+  it('refuses a correctly signed cardExt whose timestamp is a quoted string, as wx.addCard does', async () => {
+    const { apiTicket, cardId } = await setUp();
+
+    const { body } = await addCard(sandbox, [signedItem({ cardId, apiTicket, timestamp: String(BASE_SECONDS) })]);
+
+    expect(body.errMsg).toBe('addCard:fail cardList[0]: cardExt.timestamp must be a JSON number, not a quoted string');
+    expect(sandbox.control.cards()[0]?.codes).toEqual([]);
+  });
+
   it('accepts any wx_card ticket still valid, not only the newest', async () => {
     const { token, apiTicket, cardId } = await setUp();
     await ticket(sandbox, token);
@@ -132,12 +141,12 @@ describe('POST /__sandbox/client/add-card', () => {
     },
     {
       case: 'a timestamp changed after signing',
-      item: ({ apiTicket, cardId }) => tamper(signedItem({ cardId, apiTicket }), (ext) => ({ ...ext, timestamp: String(BASE_SECONDS + 1) })),
+      item: ({ apiTicket, cardId }) => tamper(signedItem({ cardId, apiTicket }), (ext) => ({ ...ext, timestamp: BASE_SECONDS + 1 })),
       reason: 'invalid signature',
     },
     {
       case: 'a card_id changed after signing',
-      item: ({ apiTicket, cardId }) => ({ ...signedItem({ cardId: `${cardId.slice(0, -1)}X`, apiTicket }), cardId }),
+      item: ({ apiTicket, cardId }) => ({ ...signedItem({ cardId: `${cardId.slice(0, -1)}${cardId.endsWith('X') ? 'Y' : 'X'}`, apiTicket }), cardId }),
       reason: 'invalid signature',
     },
     { case: 'a code on a card without use_custom_code', item: ({ apiTicket, cardId }) => ({ cardId, apiTicket, code: '123456789012' }), reason: 'code must not be sent for a card without use_custom_code' },
@@ -148,7 +157,7 @@ describe('POST /__sandbox/client/add-card', () => {
     { case: 'a nonce_str of 33 characters', item: ({ apiTicket, cardId }) => ({ cardId, apiTicket, nonceStr: 'n'.repeat(33) }), reason: 'cardExt.nonce_str is longer than 32 characters' },
     { case: 'a cardExt object instead of a JSON string', item: ({ apiTicket, cardId }) => ({ cardId, cardExt: JSON.parse(signedItem({ cardId, apiTicket }).cardExt) as unknown }), reason: 'an item must be {cardId: string, cardExt: string}' },
     { case: 'a cardExt that is not JSON', item: ({ cardId }) => ({ cardId, cardExt: '{timestamp:1}' }), reason: 'cardExt is not JSON' },
-    { case: 'a cardExt without signature', item: ({ cardId }) => ({ cardId, cardExt: JSON.stringify({ timestamp: String(BASE_SECONDS) }) }), reason: 'cardExt.signature is required' },
+    { case: 'a cardExt without signature', item: ({ cardId }) => ({ cardId, cardExt: JSON.stringify({ timestamp: BASE_SECONDS }) }), reason: 'cardExt.signature is required' },
     { case: 'a cardExt without timestamp', item: ({ cardId }) => ({ cardId, cardExt: JSON.stringify({ signature: 'x' }) }), reason: 'cardExt.timestamp must be unix seconds' },
     { case: 'an unknown card', item: ({ apiTicket }) => ({ cardId: 'pUNKNOWNUNKNOWNUNKNOWNUNKNOWN', apiTicket }), reason: 'invalid card id (40073)' },
   ])('refuses $case', async ({ baseInfo, item, reason }) => {
@@ -245,7 +254,7 @@ describe('POST /__sandbox/client/add-card', () => {
     sandbox.control.advanceClock((DAY_SECONDS + 1) * 1000);
     const fresh = await ticket(sandbox, await accessToken(sandbox));
 
-    const { body } = await addCard(sandbox, [signedItem({ cardId, apiTicket: fresh, timestamp: String(BASE_SECONDS + DAY_SECONDS + 1) })]);
+    const { body } = await addCard(sandbox, [signedItem({ cardId, apiTicket: fresh, timestamp: BASE_SECONDS + DAY_SECONDS + 1 })]);
 
     expect(body.errMsg).toBe('addCard:fail cardList[0]: invalid time (40079)');
   });

@@ -109,16 +109,17 @@ export interface SignItem {
   /** Unsigned, like outer_str. */
   fixedBeginTimestamp?: number;
   nonceStr?: string;
-  timestamp?: string;
+  /** A JSON number as WeChat wants it; a string is sent quoted (a trap). */
+  timestamp?: number | string;
   /** Replaces the computed signature (for traps). */
   signature?: string;
 }
 
 /** A cardList item as a correct signCard returns it. */
 export function signedItem(item: SignItem): { cardId: string; cardExt: string } {
-  const timestamp = item.timestamp ?? String(BASE_SECONDS);
+  const timestamp = item.timestamp ?? BASE_SECONDS;
   const nonceStr = item.nonceStr ?? randomBytes(12).toString('hex');
-  const signature = item.signature ?? cardSignature([item.apiTicket, item.cardId, timestamp, nonceStr, item.code, item.openid]);
+  const signature = item.signature ?? cardSignature([item.apiTicket, item.cardId, String(timestamp), nonceStr, item.code, item.openid]);
   const ext = {
     ...(item.code === undefined ? {} : { code: item.code }),
     ...(item.openid === undefined ? {} : { openid: item.openid }),

@@ -93,7 +93,7 @@ describe('cardExtSignature', () => {
 });
 
 describe('buildCardExt', () => {
-  it('writes the documented fields in order, timestamp as a string and the unsigned fields unsigned', () => {
+  it('writes the documented fields in order, timestamp as a JSON number and the unsigned fields unsigned (signature unchanged)', () => {
     const json = buildCardExt({
       ...OFFICIAL,
       apiTicket: OFFICIAL_TICKET,
@@ -101,7 +101,7 @@ describe('buildCardExt', () => {
       fixedBeginTimestamp: 1404896688,
     });
     expect(json).toBe(
-      '{"code":"jonyqin_1434008071","timestamp":"1404896688","nonce_str":"jonyqin",' +
+      '{"code":"jonyqin_1434008071","timestamp":1404896688,"nonce_str":"jonyqin",' +
         '"fixed_begintimestamp":1404896688,"outer_str":"channel_7","signature":"2b4d29b5f60fa4be37522ddfd9583c329446d3e3"}',
     );
   });
@@ -109,10 +109,16 @@ describe('buildCardExt', () => {
   it('omits code for a non-custom-code card and leaves empty values out', () => {
     const json = buildCardExt({ apiTicket: OFFICIAL_TICKET, cardId: OFFICIAL.cardId, timestamp: 1404896688, nonceStr: 'jonyqin', code: '', openid: '', outerStr: '' });
     expect(JSON.parse(json)).toEqual({
-      timestamp: '1404896688',
+      timestamp: 1404896688,
       nonce_str: 'jonyqin',
       signature: sha1(['1404896688', 'jonyqin', OFFICIAL_TICKET, OFFICIAL.cardId].sort().join('')),
     });
+  });
+
+  it('writes a timestamp given as a string as the same JSON number', () => {
+    const fromString = buildCardExt({ ...OFFICIAL, apiTicket: OFFICIAL_TICKET, timestamp: '1404896688' });
+    expect(fromString).toBe(buildCardExt({ ...OFFICIAL, apiTicket: OFFICIAL_TICKET }));
+    expect(fromString).toContain('"timestamp":1404896688,');
   });
 
   it('never puts the ticket or the card id in the JSON', () => {
@@ -150,7 +156,8 @@ describe('buildCardExt', () => {
         (input) => {
           const ext = JSON.parse(buildCardExt(input)) as Record<string, unknown>;
           // Recompute from what the JSON says, independently of the implementation.
-          const signedValues = [input.apiTicket, input.cardId, ext.code, ext.openid, ext.timestamp, ext.nonce_str];
+          // A JSON number is signed as its decimal digits.
+          const signedValues = [input.apiTicket, input.cardId, ext.code, ext.openid, String(ext.timestamp), ext.nonce_str];
           const recomputed = sha1(
             signedValues
               .filter((value): value is string => typeof value === 'string' && value !== '')
@@ -159,7 +166,7 @@ describe('buildCardExt', () => {
           );
           expect(ext.signature).toBe(recomputed);
           expect(ext.signature).toBe(cardExtSignature({ apiTicket: input.apiTicket, cardId: input.cardId, timestamp: input.timestamp, nonceStr: input.nonceStr, code: input.code, openid: input.openid }));
-          expect(ext.timestamp).toBe(String(input.timestamp));
+          expect(ext.timestamp).toBe(input.timestamp);
           expect('code' in ext).toBe(Boolean(input.code));
           expect('openid' in ext).toBe(Boolean(input.openid));
           expect('outer_str' in ext).toBe(Boolean(input.outerStr));

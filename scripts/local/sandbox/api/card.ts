@@ -56,8 +56,9 @@ export const decryptCodeRoute: ApiRoute = {
 
 /**
  * `POST /card/code/get {code, card_id?, check_consume?}`. check_consume defaults to true, as
- * WeChat's does (wechatpy sends it only to turn it off): then a code that cannot be consumed
- * (consumed, deleted, expired) is refused with 40127 instead of described.
+ * WeChat's does (wechatpy sends it only to turn it off): then a code that cannot be consumed is
+ * refused instead of described — 40099 for a code already consumed (by whatever system of the
+ * account: issue 8 §4), 40127 for the other states (deleted, expired, gifting…).
  */
 export const getCodeRoute: ApiRoute = {
   path: '/card/code/get',
@@ -68,6 +69,7 @@ export const getCodeRoute: ApiRoute = {
       if ('errcode' in found) return found;
       const nowMs = sandboxNowMs(state);
       const status = userCardStatus(found, nowMs);
+      if (body.check_consume !== false && status === 'CONSUMED') return wechatError(WechatErrcode.CODE_CONSUMED);
       if (body.check_consume !== false && status !== 'NORMAL') return wechatError(WechatErrcode.INVALID_USER_CARD_STATUS);
       return {
         errcode: 0,

@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DIST_DIR } from '../../scripts/build';
+import { ROOT } from '../../scripts/lib/cloudbaserc';
+
+// `npm start` while another one runs: it must say which port is taken and how to pick another, and leave dist/ alone.
+function distState(): Record<string, number> {
+  const state: Record<string, number> = {};
+  for (const entry of fs.readdirSync(DIST_DIR, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const file = path.join(entry.parentPath, entry.name);
+      state[path.relative(DIST_DIR, file)] = fs.statSync(file).mtimeMs;
+    }
+  }
+  return state;
+}
+
+describe('npm start on a busy port', () => {
+  let holder: net.Server;
+  let port: number;
+  beforeAll(async () => {
+    holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    port = (holder.address() as net.AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+
+  it('fails at once with a message naming the port and PORT=, before it builds anything', async () => {
+    const before = distState();
+
+    const outcome = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port) },
+        // A start that got past the port would run until stopped; this bounds the test instead of hanging it.
+        timeout: 60_000,
+      }, (error, stdout, stderr) => resolve({ code: child.exitCode ?? (error ? -1 : 0), stdout, stderr }));
+    });
+
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    expect(outcome.stderr).toContain(`PORT=${port + 1} npm start`);
+    expect(outcome.stdout).not.toMatch(/built /);
+    expect(distState()).toEqual(before);
+  }, 70_000);
+});
