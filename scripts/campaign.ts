@@ -1,5 +1,5 @@
 /**
- * Operator CLI for red-packet campaigns, over @cloudbase/node-sdk:
+ * Operator CLI for red-packet and transfer campaigns, over @cloudbase/node-sdk:
  *
  *   npx tsx scripts/campaign.ts [--local [URL]] create <campaign.json>   validate, then write slots and the campaign
  *   npx tsx scripts/campaign.ts [--local [URL]] list                     every campaign, newest first
@@ -8,6 +8,9 @@
  *   npx tsx scripts/campaign.ts [--local [URL]] cert (--p12 FILE [--passphrase P] | --pem CERT KEY)   store the merchant certificate
  *   npx tsx scripts/campaign.ts [--local [URL]] settle [claimId]         run the reconciler now (or on one claim), ignoring back-off
  *   npx tsx scripts/campaign.ts [--local [URL]] reissue <claimId>        a HELD claim's new packet, once WeChat refunded the first
+ *   npx tsx scripts/campaign.ts [--local [URL]] cancel-transfer <claimId>  cancel a transfer still waiting for its user
+ *   npx tsx scripts/campaign.ts [--local [URL]] v3-keys --key F (--cert F | --serial S) (--public-key F --public-key-id ID | --platform-certs F) [--api-v3-key-env NAME]
+ *                                                                        check, then store the APIv3 keys (transfers)
  *
  * `--local` talks to `npm start` (http://127.0.0.1:3000 unless a URL is given); otherwise ENV_ID and
  * TENCENTCLOUD_SECRETID/SECRETKEY come from .env or the environment.
@@ -18,9 +21,10 @@ import { parseEnv } from 'node:util';
 import tcb from '@cloudbase/node-sdk';
 import { InputError, NotFoundError } from '../shared/errors';
 import { certificateFrom, createMerchantAgent } from '../shared/pay/certificate';
+import { storePayV3Keys, type PayV3KeyValues } from '../shared/pay/v3/keys';
 import { planCampaign } from '../shared/claims/campaign';
-import { isUncertainForLong } from '../shared/claims/engine';
-import { CLAIM_STATUSES, readCampaign, readClaim, type CampaignDoc, type ClaimDoc, type ClaimStatus } from '../shared/claims/model';
+import { isUncertainForLong, type CancelReport } from '../shared/claims/engine';
+import { CLAIM_STATUSES, OPEN_CLAIM_STATUSES, readCampaign, readClaim, type CampaignDoc, type ClaimDoc, type ClaimStatus } from '../shared/claims/model';
 import { unwrapEnvelope } from '../shared/platform';
 import { createNodeSdkStore } from '../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore } from '../shared/store/port';
@@ -51,7 +55,7 @@ export async function listCampaigns(store: DocumentStore): Promise<CampaignDoc[]
 }
 
 /** An open or held claim as `show` lists it. */
-export type ClaimSummary = Pick<ClaimDoc, '_id' | 'status' | 'mchBillno' | 'attempt' | 'lastError' | 'heldReason' | 'nextAttemptAtMs' | 'uncertainSinceMs' | 'queryOnly'>;
+export type ClaimSummary = Pick<ClaimDoc, '_id' | 'status' | 'mchBillno' | 'attempt' | 'lastError' | 'heldReason' | 'nextAttemptAtMs' | 'uncertainSinceMs' | 'queryOnly' | 'wechatStatus'>;
 
 /**
  * A campaign, its claims counted by status, the HELD ones (they need the operator) and the open
@@ -67,11 +71,11 @@ export async function campaignSummary(store: DocumentStore, id: string): Promise
   if (stored === null) throw new NotFoundError(`No campaign ${id}`);
   const counts = await Promise.all(CLAIM_STATUSES.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status })));
   const summary = (doc: ClaimDoc): ClaimSummary => {
-    const { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly } = readClaim(doc);
-    return { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly };
+    const { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly, wechatStatus } = readClaim(doc);
+    return { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly, wechatStatus };
   };
   const held = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: 'HELD' }, { limit: 20 });
-  const open = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: { in: ['RESERVED', 'SENDING', 'UNKNOWN'] } }, { limit: 20 });
+  const open = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: { in: [...OPEN_CLAIM_STATUSES] } }, { limit: 20 });
   return {
     campaign: readCampaign(stored),
     claimsByStatus: Object.fromEntries(CLAIM_STATUSES.map((status, index) => [status, counts[index]!])) as Record<ClaimStatus, number>,
@@ -86,6 +90,11 @@ function yuan(fen: number): string {
 
 function beijing(ms: number): string {
   return `${new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ')} (UTC+8)`;
+}
+
+/** "transfers", or "<payout> packets". */
+function kindOf(campaign: CampaignDoc): string {
+  return campaign.payout === 'transfer' ? 'transfers' : `${campaign.payout} packets`;
 }
 
 function describeAmount(campaign: CampaignDoc): string {
@@ -143,7 +152,12 @@ const USAGE = `usage: npx tsx scripts/campaign.ts [--local [URL]] <command>
   cert --p12 FILE [--passphrase P] | cert --pem CERT_FILE KEY_FILE
                                  store the merchant API certificate in the database
   settle [claimId]               run the reconciler now (on every open claim, or one), ignoring back-off
-  reissue <claimId>              give a HELD claim a new packet, once WeChat has refunded the first`;
+  reissue <claimId>              give a HELD claim a new packet, once WeChat has refunded the first
+  cancel-transfer <claimId>      cancel a transfer still waiting for its user (its amount goes back to the campaign)
+  v3-keys --key apiclient_key.pem (--cert apiclient_cert.pem | --serial SERIAL)
+          (--public-key pub_key.pem --public-key-id PUB_KEY_ID_… | --platform-certs certs.pem) [--api-v3-key-env NAME]
+                                 check, then store the APIv3 keys for transfers (the APIv3 key from the
+                                 environment or .env, PAY_V3_API_KEY by default: never on the command line)`;
 
 /** The CLI; returns the process exit code. */
 export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
@@ -165,7 +179,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
       const raw: unknown = JSON.parse(readFileSync(rest[0]!, 'utf8'));
       const campaign = await createCampaign(target.store, raw);
       print(`Created campaign ${campaign._id} on ${target.describe}:`);
-      print(`  ${campaign.payout} packets for ${campaign.eligibility} users, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`);
+      print(`  ${kindOf(campaign)} for ${campaign.eligibility} users, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`);
       print(`  from ${beijing(campaign.startsAtMs)} to ${beijing(campaign.endsAtMs)}`);
       return 0;
     }
@@ -182,15 +196,22 @@ export async function main(argv: string[], print: (line: string) => void = conso
       if (rest.length !== 1) break;
       const { campaign, claimsByStatus, held, open } = await campaignSummary(target.store, rest[0]!);
       const nowMs = Date.now();
-      print(`${campaign._id}: ${campaign.payout} packets for ${campaign.eligibility} users, ${describeAmount(campaign)}, "${campaign.actName}" from ${campaign.sendName}`);
+      const what = campaign.transfer === undefined
+        ? `"${campaign.actName}" from ${campaign.sendName}`
+        : `scene ${campaign.transfer.sceneId}, "${campaign.transfer.remark}"`;
+      print(`${campaign._id}: ${kindOf(campaign)} for ${campaign.eligibility} users, ${describeAmount(campaign)}, ${what}`);
       print(`  window   ${beijing(campaign.startsAtMs)} → ${beijing(campaign.endsAtMs)}`);
       print(`  claimed  ${campaign.claimedCount} of ${campaign.packetCount} packets, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`);
+      if (campaign.returnedAmountsFen.length > 0) {
+        print(`  returned ${campaign.returnedAmountsFen.length} amount(s), ${yuan(campaign.returnedAmountsFen.reduce((sum, fen) => sum + fen, 0))}, offered again (transfers closed unpaid)`);
+      }
       print(`  claims   ${Object.entries(claimsByStatus).map(([status, count]) => `${status} ${count}`).join(', ')}`);
       // HELD claims were paid but cannot be delivered: only the operator moves them (README "Red packets").
       for (const claim of held) print(`  HELD     ${claim._id} billno ${claim.mchBillno} (attempt ${claim.attempt}): ${claim.heldReason ?? claim.lastError ?? ''}`);
       for (const claim of open) {
         const uncertain = claim.uncertainSinceMs === null ? '' : ` uncertain since ${beijing(claim.uncertainSinceMs)}${isUncertainForLong(claim, nowMs) ? ' (LONG: check this billno in 商户平台)' : ''}`;
-        print(`  open     ${claim._id} ${claim.status} billno ${claim.mchBillno} (attempt ${claim.attempt})${uncertain}${claim.queryOnly ? ' query-only' : ''} ${claim.lastError ?? ''}`.trimEnd());
+        const bill = claim.status === 'WAITING' ? ` bill ${claim.wechatStatus ?? '?'}` : '';
+        print(`  open     ${claim._id} ${claim.status}${bill} billno ${claim.mchBillno} (attempt ${claim.attempt})${uncertain}${claim.queryOnly ? ' query-only' : ''} ${claim.lastError ?? ''}`.trimEnd());
       }
       return 0;
     }
@@ -233,10 +254,65 @@ export async function main(argv: string[], print: (line: string) => void = conso
       print(`Reissued ${reissued.claimId}: attempt ${reissued.attempt}, billno ${reissued.mchBillno}; the user's next claim call pays it (the reconciler sends it meanwhile).`);
       return 0;
     }
+    case 'cancel-transfer': {
+      if (rest.length !== 1) break;
+      const report = await target.callFunction<CancelReport>('sendRedPacket', { action: 'cancel-transfer', claimId: rest[0] });
+      const outcome = report.amountReturned
+        ? 'it ended unpaid and its amount is back in the campaign'
+        : report.status === 'WAITING' ? 'it is still open: the reconciler follows the bill to its end' : `it is ${report.status}`;
+      print(`Cancel of ${report.claimId}: WeChat answered ${report.cancel}; the bill is ${report.wechatStatus ?? 'not known'}, so the claim is ${report.status} (${outcome}).`);
+      return 0;
+    }
+    case 'v3-keys': {
+      const mchId = target.mchId;
+      if (mchId === undefined) throw new Error('Set PAY_MCH_ID in .env first');
+      const flags = flagValues(rest, ['--key', '--cert', '--serial', '--public-key', '--public-key-id', '--platform-certs', '--api-v3-key-env']);
+      if (flags === null || flags['--key'] === undefined) break;
+      const file = (flag: string): string | undefined => (flags[flag] === undefined ? undefined : readFileSync(flags[flag]!, 'utf8'));
+      const keyVariable = flags['--api-v3-key-env'] ?? 'PAY_V3_API_KEY';
+      const values: PayV3KeyValues = {
+        merchantKeyPem: file('--key'),
+        merchantCertPem: file('--cert'),
+        merchantSerialNo: flags['--serial'],
+        apiV3Key: secretFromEnvironment(keyVariable),
+        publicKeyId: flags['--public-key-id'],
+        publicKeyPem: file('--public-key'),
+        platformCertPems: file('--platform-certs'),
+      };
+      if (values.apiV3Key === undefined) throw new Error(`Set ${keyVariable} (the APIv3 key, 商户平台 → API安全) in the environment or .env`);
+      // Checked before anything is written: a key of another certificate, a serial mix-up, a PEM in the wrong place.
+      const keys = await storePayV3Keys(target.store, mchId, values, Date.now());
+      print(`Stored the APIv3 keys for ${mchId} in ${COLLECTIONS.payV3Keys} on ${target.describe}: merchant certificate ${keys.merchantSerialNo}, ` +
+        `WeChat Pay key(s) ${[...keys.verifyingKeys.keys()].join(', ')}. Instances that already loaded keys keep theirs until they restart.`);
+      return 0;
+    }
     default:
   }
   print(USAGE);
   return 1;
+}
+
+/** `--flag value` pairs among `known`; null when something else is given. */
+function flagValues(args: readonly string[], known: readonly string[]): Record<string, string | undefined> | null {
+  const values: Record<string, string | undefined> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const flag = args[i]!;
+    const value = args[i + 1];
+    if (!known.includes(flag) || value === undefined || value.startsWith('--')) return null;
+    values[flag] = value;
+  }
+  return values;
+}
+
+/** A secret from the environment, else from .env / .env.local (never from the command line, which shells keep). */
+function secretFromEnvironment(name: string): string | undefined {
+  if (process.env[name]) return process.env[name];
+  for (const file of ['.env.local', '.env']) {
+    const full = path.join(ROOT, file);
+    const value = existsSync(full) ? parseEnv(readFileSync(full, 'utf8'))[name] : undefined;
+    if (value) return value;
+  }
+  return undefined;
 }
 
 if (require.main === module) {

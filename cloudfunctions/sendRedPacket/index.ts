@@ -3,24 +3,25 @@ import { InputError } from '../../shared/errors';
 import { cloudPlatform } from '../../shared/platform';
 import { CAMPAIGN_ID_PATTERN } from '../../shared/claims/campaign';
 import { createClaimDeps, readClaimConfig } from '../../shared/claims/config';
-import { claimPacket, reconcileClaims, reissueClaim } from '../../shared/claims/engine';
+import { cancelClaim, claimPacket, reconcileClaims, reissueClaim } from '../../shared/claims/engine';
 import type { MiniProgramProof } from '../../shared/claims/eligibility/miniprogram';
 import { allowOnlyFields, defineHandler, readEnum, readOptionalInt } from '../../shared/runtime';
 
 type Input =
   | { action: 'claim'; campaignId: string; proof: MiniProgramProof }
   | { action: 'reconcile'; limit?: number; ignoreBackoff: boolean; claimId?: string }
-  | { action: 'reissue'; claimId: string };
+  | { action: 'reissue' | 'cancel-transfer'; claimId: string };
 
 // The reconciler stops starting new claims after this, well inside the function's 20 s timeout.
 const RECONCILE_TIME_BUDGET_MS = 10_000;
 const CLAIM_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}:[\x21-\x7e]{1,200}$/;
 
 /**
- * sendRedPacket: a mini-program user claims a packet of a campaign ({ campaignId } — nothing
- * else: identity from the platform, amount from the campaign). Its timer (and an admin's
+ * sendRedPacket: a mini-program user claims a packet or transfer of a campaign ({ campaignId } —
+ * nothing else: identity from the platform, amount from the campaign). Its timer (and an admin's
  * { action: 'reconcile' }) settles every claim left unsettled; an admin's { action: 'reissue' }
- * releases a held claim once WeChat refunded its packet.
+ * releases a held claim once WeChat refunded its packet, { action: 'cancel-transfer' } cancels a
+ * transfer still waiting for its user.
  */
 export const main = defineHandler({
   name: 'sendRedPacket',
@@ -48,11 +49,11 @@ export const main = defineHandler({
       };
     }
     allowOnlyFields(event, ['action', 'limit', 'ignoreBackoff', 'claimId']);
-    const action = readEnum(event, 'action', ['reconcile', 'reissue'] as const);
+    const action = readEnum(event, 'action', ['reconcile', 'reissue', 'cancel-transfer'] as const);
     const claimId = event.claimId;
     if (claimId !== undefined && (typeof claimId !== 'string' || !CLAIM_ID_PATTERN.test(claimId))) throw new InputError('claimId is not a claim id', 'claimId');
-    if (action === 'reissue') {
-      if (claimId === undefined) throw new InputError('reissue needs claimId', 'claimId');
+    if (action === 'reissue' || action === 'cancel-transfer') {
+      if (claimId === undefined) throw new InputError(`${action} needs claimId`, 'claimId');
       return { action, claimId };
     }
     if (event.ignoreBackoff !== undefined && typeof event.ignoreBackoff !== 'boolean') throw new InputError('ignoreBackoff must be a boolean', 'ignoreBackoff');
@@ -75,8 +76,11 @@ export const main = defineHandler({
         });
       case 'reissue':
         return reissueClaim(deps, input.claimId);
+      case 'cancel-transfer':
+        return cancelClaim(deps, input.claimId);
       default:
         // Mini-program packets: exactly wx.sendBizRedPacket's arguments. Cash packets: the claim's state.
+        // Transfers: exactly wx.requestMerchantTransfer's { mchId, appId, package }.
         return claimPacket(deps, input.campaignId, { eligibility: 'miniprogram', proof: input.proof });
     }
   },

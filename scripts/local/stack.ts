@@ -127,6 +127,12 @@ export interface StackOptions {
   payTransfers?: Omit<PayV3SandboxOptions, 'merchants' | 'wechatPay'>;
   /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS, PAY_GETHBINFO_APPID; the certificate as p12 or PEM). */
   redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem'; gethbinfoAppid?: 'official' | 'miniprogram' };
+  /**
+   * Transfers on this stack: where sendRedPacket and payNotify find the APIv3 keys (default the
+   * environment, PAY_V3_*; `database`: nothing in it, store them with `campaign.ts v3-keys`), and
+   * PAY_TRANSFERS_PER_SECOND.
+   */
+  transfer?: { keys?: 'environment' | 'database'; transfersPerSecond?: number };
 }
 
 export interface Stack {
@@ -243,6 +249,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WX_MP_APPID: LOCAL_ACCOUNT.miniProgramAppId,
     PAY_MCH_ID: LOCAL_ACCOUNT.mchId,
     PAY_API_KEY: LOCAL_ACCOUNT.payApiKey,
+    // What a bill names as its notify_url (WeChat wants https); the Pay sandbox delivers to this stack's /pay/notify whatever it says.
+    PAY_V3_NOTIFY_URL: `https://127.0.0.1:${port}/pay/notify`,
   });
   const dataDir = options.dataDir === undefined ? DEFAULT_DATA_DIR : options.dataDir;
   const sandboxDataDir = dataDir === null
@@ -326,11 +334,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ? { PAY_MCH_CERT_PEM: certs.merchantCertPem, PAY_MCH_KEY_PEM: certs.merchantKeyPem }
         : { PAY_MCH_P12_BASE64: certs.merchantP12Base64 }),
     };
+    // The APIv3 keys as a deployment could set them in the console (PEM text); `database` leaves them to `campaign.ts v3-keys`.
+    const transfer = options.transfer ?? {};
+    const localV3Env: Record<string, string> = transfer.keys === 'database' ? {} : {
+      PAY_V3_MCH_KEY_PEM: certs.merchantKeyPem,
+      PAY_V3_MCH_CERT_PEM: certs.merchantCertPem,
+      PAY_V3_API_KEY: LOCAL_ACCOUNT.payApiV3Key,
+      PAY_V3_PUBLIC_KEY_ID: v3Keys.publicKeyId,
+      PAY_V3_PUBLIC_KEY_PEM: v3Keys.publicKeyPem,
+    };
+    if (transfer.transfersPerSecond !== undefined) localPayEnv.PAY_TRANSFERS_PER_SECOND = String(transfer.transfersPerSecond);
+    const localEnvOf: Record<string, Record<string, string>> = { sendRedPacket: { ...localPayEnv, ...localV3Env }, payNotify: localV3Env };
     host = createFunctionHost({
       distDir: DIST_DIR,
       functions: rc.functions.map((entry) => ({
         name: entry.name,
-        envVariables: entry.name === 'sendRedPacket' ? { ...entry.envVariables, ...localPayEnv } : entry.envVariables,
+        envVariables: { ...entry.envVariables, ...localEnvOf[entry.name] },
         timeoutSeconds: entry.timeout,
         triggers: entry.triggers.map(({ name, config }) => ({ name, config })),
         fixedEgressIp: hasFixedEgressIp(entry),

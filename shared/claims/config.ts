@@ -1,14 +1,19 @@
 /**
  * sendRedPacket's settings, read once per instance from the environment, and the claim engine's
- * dependencies built from them. The merchant certificate is loaded (from the environment, else the
- * database) on the first Pay call and kept for the life of the warm instance.
+ * dependencies built from them. The merchant certificate (red packets) and the APIv3 keys
+ * (transfers) are loaded — from the environment, else the database — on the first Pay call of
+ * their kind and kept for the life of the warm instance. Each payout's settings are needed only
+ * by campaigns that use it: a transfer-only merchant sets no APIv2 key.
  */
 import { isIPv4 } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APPID_PATTERN, type EnvReader } from '../config';
+import { ConfigError } from '../errors';
 import { registerSecret, type Logger } from '../log';
 import { certificateFrom, createMerchantAgent, loadMerchantCertificate, type MerchantCertificate } from '../pay/certificate';
 import { createRedPacketPayClient, type RedPacketPayClient } from '../pay/redpacket';
+import { loadPayV3Keys, payV3KeysFrom, payV3KeyValuesFromEnv, type PayV3Keys } from '../pay/v3/keys';
+import { createTransferBillsClient, expectNotifyUrl, type TransferBillsClient } from '../pay/v3/transfer';
 import type { DocumentStore } from '../store/port';
 import { ClaimMemory, type ClaimDeps, type ClaimSettings } from './engine';
 import type { PayoutName } from './model';
@@ -28,6 +33,8 @@ export interface ClaimFunctionConfig {
     caPem: string | undefined;
     /** From the environment; undefined = read `pay_merchant_certs/<mchId>` from the database. */
     certificate: MerchantCertificate | undefined;
+    /** The APIv3 keys from the environment (checked); undefined = read `pay_v3_keys/<mchId>` from the database. */
+    v3Keys: PayV3Keys | undefined;
   };
   /** Claims one reconciler run looks at, at most. */
   reconcileBatch: number;
@@ -37,9 +44,20 @@ const MCH_ID_PATTERN = /^[0-9]{6,16}$/;
 const API_KEY_PATTERN = /^[0-9A-Za-z]{32}$/;
 
 /** Reads and checks the settings; one ConfigError names every problem. */
-export function readClaimConfig(reader: EnvReader): ClaimFunctionConfig {
+export function readClaimConfig(reader: EnvReader, nowMs: number = Date.now()): ClaimFunctionConfig {
   const mchId = reader.string('PAY_MCH_ID', { pattern: MCH_ID_PATTERN, hint: 'the merchant id (商户号), digits' });
-  const apiKey = reader.string('PAY_API_KEY', { pattern: API_KEY_PATTERN, hint: 'the APIv2 key, 32 letters and digits' });
+  // Red packets only: a merchant admitted after 2026-06-18 has transfers and no packets, so no APIv2 key.
+  const apiKey = reader.optionalString('PAY_API_KEY') === undefined
+    ? ''
+    : reader.string('PAY_API_KEY', { pattern: API_KEY_PATTERN, hint: 'the APIv2 key, 32 letters and digits' });
+  const transferNotifyUrl = reader.optionalString(TRANSFER_NOTIFY_URL_SETTING);
+  if (transferNotifyUrl !== undefined) {
+    try {
+      expectNotifyUrl(transferNotifyUrl);
+    } catch {
+      reader.string(TRANSFER_NOTIFY_URL_SETTING, { pattern: /^$/, hint: 'the payNotify route\'s public https:// URL, at most 256 characters, no query string' });
+    }
+  }
   const clientIp = reader.optionalString('PAY_CLIENT_IP') ?? '127.0.0.1';
   const officialAppId = reader.string('WX_OA_APPID', { pattern: APPID_PATTERN, hint: 'the official account AppID, wx + 16 hex digits' });
   const miniProgramAppId = reader.string('WX_MP_APPID', { pattern: APPID_PATTERN, hint: 'the mini-program AppID, wx + 16 hex digits' });
@@ -57,6 +75,9 @@ export function readClaimConfig(reader: EnvReader): ClaimFunctionConfig {
     apiKey,
     clientIp,
     miniProgramQueryAppId: { mode: queryAppIdMode, appId: queryAppIdMode === 'official' ? officialAppId : miniProgramAppId },
+    mchId,
+    transferNotifyUrl,
+    transfersPerSecond: reader.int('PAY_TRANSFERS_PER_SECOND', { fallback: 90, min: 1, max: 1800 }),
   };
   const baseUrl = reader.url('PAY_API_BASE_URL', 'https://api.mch.weixin.qq.com');
   const timeoutMs = reader.int('PAY_TIMEOUT_MS', { fallback: 5_000, min: 200, max: 30_000 });
@@ -69,31 +90,51 @@ export function readClaimConfig(reader: EnvReader): ClaimFunctionConfig {
     keyPem: reader.optionalString('PAY_MCH_KEY_PEM'),
   };
   if (!isIPv4(clientIp)) reader.string('PAY_CLIENT_IP', { pattern: /^$/, hint: 'an IPv4 address' });
+  const v3Values = payV3KeyValuesFromEnv(reader);
   reader.done();
   registerSecret(apiKey);
   const source = values.p12Base64 ? 'PAY_MCH_P12_BASE64' : 'PAY_MCH_CERT_PEM/PAY_MCH_KEY_PEM';
   return {
     settings,
     payout,
-    pay: { baseUrl, mchId, timeoutMs, caPem, certificate: certificateFrom(values, mchId, source) },
+    pay: {
+      baseUrl, mchId, timeoutMs, caPem,
+      certificate: certificateFrom(values, mchId, source),
+      v3Keys: payV3KeysFrom(v3Values, mchId, 'the PAY_V3_* environment variables', nowMs),
+    },
     reconcileBatch,
   };
 }
 
+/** The public HTTPS URL of payNotify's route, given to WeChat as each transfer's notify_url. */
+export const TRANSFER_NOTIFY_URL_SETTING = 'PAY_V3_NOTIFY_URL';
+
 /** The engine's dependencies for one instance. */
-export function createClaimDeps(config: ClaimFunctionConfig, options: { store: DocumentStore; log: Logger }): ClaimDeps {
+export function createClaimDeps(config: ClaimFunctionConfig, options: { store: DocumentStore; log: Logger; now?: () => number }): ClaimDeps {
   const { pay } = config;
+  const now = options.now ?? Date.now;
   const build = async (): Promise<RedPacketPayClient> => {
+    if (config.payout.apiKey === '') throw new ConfigError(['PAY_API_KEY is missing: red packets sign with the APIv2 key (商户平台 → 账户中心 → API安全)']);
     const certificate = pay.certificate ?? (await loadMerchantCertificate(options.store, pay.mchId));
     const agent = createMerchantAgent(certificate, pay.caPem === undefined ? {} : { caPem: pay.caPem });
     return createRedPacketPayClient({ baseUrl: pay.baseUrl, mchId: pay.mchId, apiKey: config.payout.apiKey, agent, timeoutMs: pay.timeoutMs });
   };
-  const context = { settings: config.payout, log: options.log, redPackets: lazyPayClient(pay.mchId, build) };
+  const buildTransfers = async (): Promise<TransferBillsClient> => {
+    const keys = pay.v3Keys ?? (await loadPayV3Keys(options.store, pay.mchId, now()));
+    return createTransferBillsClient({ baseUrl: pay.baseUrl, keys, timeoutMs: pay.timeoutMs, ...(pay.caPem === undefined ? {} : { caPem: pay.caPem }) });
+  };
+  const context = {
+    settings: config.payout,
+    log: options.log,
+    redPackets: lazyPayClient(pay.mchId, build),
+    transfers: lazyTransfersClient(pay.mchId, buildTransfers),
+    now,
+  };
   const payouts = Object.fromEntries(Object.values(PAYOUTS).map((module) => [module.name, module.create(context)])) as Record<PayoutName, Payout>;
   return {
     store: options.store,
     log: options.log,
-    now: Date.now,
+    now,
     sleep: (ms: number) => sleep(ms),
     settings: config.settings,
     payouts,
@@ -120,5 +161,28 @@ export function lazyPayClient(mchId: string, build: () => Promise<RedPacketPayCl
     sendCash: async (request) => (await client()).sendCash(request),
     sendMiniProgram: async (request) => (await client()).sendMiniProgram(request),
     query: async (mchBillno, appId) => (await client()).query(mchBillno, appId),
+  };
+}
+
+/** The transfer-bills client built on first use and kept; a failed build (no keys yet, broken keys) is not kept. */
+export function lazyTransfersClient(mchId: string, build: () => Promise<TransferBillsClient>): TransferBillsClient {
+  let pending: Promise<TransferBillsClient> | null = null;
+  const client = (): Promise<TransferBillsClient> => {
+    pending ??= build().catch((error: unknown) => {
+      pending = null;
+      throw error;
+    });
+    return pending;
+  };
+  return {
+    mchId,
+    prepare: async () => (await client()).prepare(),
+    create: async (bill) => (await client()).create(bill),
+    queryByOutBillNo: async (outBillNo) => (await client()).queryByOutBillNo(outBillNo),
+    queryByTransferBillNo: async (transferBillNo) => (await client()).queryByTransferBillNo(transferBillNo),
+    cancel: async (outBillNo) => (await client()).cancel(outBillNo),
+    close() {
+      void pending?.then((built) => built.close(), () => undefined);
+    },
   };
 }

@@ -10,18 +10,24 @@
  * A claim's states, persisted before and after every payout call under a lease:
  *
  *   reserved ──▶ SENDING ──PAID──▶ SENT ─ ─ ─(query: RECEIVED)─ ─ ─▶ RECEIVED
+ *                  │  ├─ WAITING (a transfer's bill waits for its user) ──▶ WAITING ──query──▶ (as UNKNOWN's)
+ *                  │  ├─ CLOSED (the bill itself says FAIL/CANCELLED) ──▶ FAILED, its amount back to the campaign
  *                  │  ├─ NOT_PAID, billno certain ──▶ RESERVED, attempt+1, a new billno ──send──▶ SENDING
  *                  │  ├─ FINAL, billno certain ─────▶ FAILED
  *                  │  └─ REFUSED, billno certain ───▶ RESERVED, same billno, later
  *                  └─ UNKNOWN / IN_PROGRESS / no reply / any answer for an uncertain billno ──▶ UNKNOWN
- *   UNKNOWN (or SENDING left by a driver that died) ──query──▶
+ *   UNKNOWN or WAITING (or SENDING left by a driver that died) ──query──▶
  *      PAID/RECEIVED/REFUNDED ──▶ SENT/RECEIVED; a mini-program packet without its package is
  *                                 re-sent with its billno: the packet again ──▶ SENT, anything else ──▶ HELD
+ *      WAITING ──▶ WAITING, looked at again when the payout says; without what the client needs
+ *                  (a transfer's package) the identical request again (SENDING)
+ *      CLOSED ──▶ FAILED, its amount back to the campaign (./settlement.ts, also what a notify does)
  *      NOT_PAID (gethbinfo FAILED) ──▶ RESERVED, attempt+1
  *      NOT_FOUND ──▶ resend the same billno (SENDING) — unless a resend of it was already answered
  *                    with a failure (queryOnly): then only queries, with back-off
  *      IN_PROGRESS / no answer ──▶ UNKNOWN, query again with back-off
  *   HELD ──operator `reissue`, once gethbinfo says refunded or failed──▶ RESERVED, attempt+1
+ *   WAITING ──operator `cancel-transfer`: WeChat's cancel, then a query──▶ (as above: CANCELLED ──▶ FAILED)
  *
  * The money rule: a new bill number only after WeChat said, for THAT number, that it failed —
  * gethbinfo FAILED, or a send's failure while the number was certain (never sent before with an
@@ -46,6 +52,7 @@ import {
 import { sweepCounters, waitForSendSlot } from './pacing';
 import { PAYOUTS } from './payout';
 import { Outcome, type Payout, type PayoutReply } from './payout/types';
+import { closeClaim, paidPatch } from './settlement';
 
 /** Engine settings (read once per instance from the environment). */
 export interface ClaimSettings {
@@ -119,13 +126,13 @@ export async function claimPacket(deps: ClaimDeps, campaignId: string, entry: Cl
     if (nowMs < campaign.startsAtMs) throw refusal(RefusalReason.NOT_STARTED);
     if (nowMs >= campaign.endsAtMs) throw refusal(RefusalReason.ENDED);
     if (!ipAllowed(region, person.clientIp)) throw refusal(RefusalReason.REGION);
-    if (campaign.claimedCount >= campaign.packetCount) throw refusal(RefusalReason.SOLD_OUT);
+    if (soldOut(campaign)) throw refusal(RefusalReason.SOLD_OUT);
     const rateWindowStartMs = secondOf(nowMs);
     if (campaign.rateWindowStartMs === rateWindowStartMs && campaign.rateWindowCount >= campaign.claimsPerSecond) {
       throw tooManyCalls('campaign', rateWindowStartMs + 1_000 - nowMs);
     }
     const payout = deps.payouts[campaign.payout];
-    const payee = await eligibility.payee(person, payout.payeeAppId, context);
+    const payee = await eligibility.payee(person, payout.payeeAppId(campaign.eligibility), context);
     // A broken certificate fails here, before anything is reserved.
     await payout.prepare();
     reserved = await reserve(deps, campaign, { claimId, keys, payee, leaseOwner });
@@ -248,6 +255,46 @@ export async function reissueClaim(deps: ClaimDeps, claimId: string): Promise<{ 
   }
 }
 
+/** What an operator's cancel of a transfer did. */
+export interface CancelReport {
+  claimId: string;
+  /** WeChat's answer to the cancel itself: CANCELING, CANCELLED, or the code it refused with. */
+  cancel: string;
+  /** The claim after the query that followed. */
+  status: ClaimStatus;
+  /** The bill's state as that query saw it. */
+  wechatStatus: string | null;
+  /** Whether its amount went back to the campaign (the bill is CANCELLED). */
+  amountReturned: boolean;
+}
+
+/**
+ * The operator's cancel (撤销转账) of a transfer waiting for its user: WeChat's cancel, then a
+ * query recorded as the reconciler records it — CANCELLED ends the claim and gives its amount
+ * back; CANCELING is watched until it is; a bill the user confirmed meanwhile goes on to SUCCESS
+ * (WeChat refuses the cancel). Only WAITING claims, only when no one else is driving them.
+ */
+export async function cancelClaim(deps: ClaimDeps, claimId: string): Promise<CancelReport> {
+  const claim = await loadClaim(deps.store, claimId);
+  const payout = deps.payouts[claim.payout];
+  if (payout.cancel === undefined) throw new InputError(`Claim ${claimId} is a ${claim.payout} packet: only transfers can be cancelled`, 'claimId');
+  if (claim.status !== 'WAITING') throw new InputError(`Claim ${claimId} is ${claim.status}; only a transfer waiting for its user (WAITING) can be cancelled`, 'claimId');
+  const owner = randomUUID();
+  const leased = await acquireLease(deps, claim, owner, {});
+  if (leased === null) throw new InputError(`Claim ${claimId} is being worked on; try again in a minute`, 'claimId');
+  // No sends in this drive: the cancel and one query, whose answer is recorded like any other.
+  const drive: Drive = { deps, owner, payout, deadlineMs: deps.now() + RECONCILE_BUDGET.driveMs, maxSends: 0, sends: 0, alerts: undefined };
+  let after = leased;
+  try {
+    const answer = await payout.cancel(leased);
+    deps.log.warn('transfer cancel asked by the operator', { claimId, mchBillno: leased.mchBillno, answer: answer.code });
+    after = (await afterQuery(drive, leased, await payout.query(leased))).claim;
+    return { claimId, cancel: answer.code, status: after.status, wechatStatus: after.wechatStatus, amountReturned: after.returnedAtMs !== null };
+  } finally {
+    if (after.leaseOwner === owner) await releaseLease(deps, claimId, owner);
+  }
+}
+
 /** Whether a claim's billno has been uncertain for long (shown to the operator). */
 export function isUncertainForLong(claim: Pick<ClaimDoc, 'status' | 'uncertainSinceMs'>, nowMs: number): boolean {
   return OPEN_CLAIM_STATUSES.includes(claim.status) && claim.uncertainSinceMs !== null && nowMs - claim.uncertainSinceMs > UNCERTAIN_ALERT_MS;
@@ -285,13 +332,16 @@ async function reserve(
       const nowMs = deps.now();
       if (nowMs < campaign.startsAtMs) throw refusal(RefusalReason.NOT_STARTED);
       if (nowMs >= campaign.endsAtMs) throw refusal(RefusalReason.ENDED);
-      if (campaign.claimedCount >= campaign.packetCount) throw refusal(RefusalReason.SOLD_OUT);
+      if (soldOut(campaign)) throw refusal(RefusalReason.SOLD_OUT);
       const rateWindowStartMs = secondOf(nowMs);
       const sameWindow = campaign.rateWindowStartMs === rateWindowStartMs;
       if (sameWindow && campaign.rateWindowCount >= campaign.claimsPerSecond) throw tooManyCalls('campaign', rateWindowStartMs + 1_000 - nowMs);
       let amountFen: number;
       let slotIndex: number | null = null;
-      if (campaign.amount.mode === 'fixed') amountFen = campaign.amount.amountFen;
+      // Once every slot is drawn, amounts that claims gave back (transfers closed unpaid) are offered again, oldest first.
+      const fromReturned = campaign.claimedCount >= campaign.packetCount;
+      if (fromReturned) amountFen = campaign.returnedAmountsFen[0]!;
+      else if (campaign.amount.mode === 'fixed') amountFen = campaign.amount.amountFen;
       else {
         // Slot n belongs to whoever commits claimedCount n → n+1: the counter update makes the draw exclusive.
         slotIndex = campaign.claimedCount;
@@ -301,7 +351,7 @@ async function reserve(
       }
       const module = PAYOUTS[campaign.payout];
       const mchBillno = module.billnoFor(request.claimId, 1);
-      const claim: ClaimDoc = {
+      const draft: ClaimDoc = {
         _id: request.claimId,
         campaignId,
         eligibility: campaign.eligibility,
@@ -320,6 +370,7 @@ async function reserve(
         attempt: 1,
         mchBillno,
         billnos: [mchBillno],
+        billBody: null,
         status: 'SENDING',
         billnoUncertain: false,
         queryOnly: false,
@@ -332,6 +383,7 @@ async function reserve(
         lastError: null,
         failedErrCode: null,
         heldReason: null,
+        returnedAtMs: null,
         nextAttemptAtMs: nowMs,
         leaseOwner: request.leaseOwner,
         leaseUntilMs: nowMs + settings.claimLeaseMs,
@@ -341,15 +393,25 @@ async function reserve(
         updatedAtMs: nowMs,
         settledAtMs: null,
       };
+      // The exact request of the first send is written with the claim, before anything is sent.
+      const claim: ClaimDoc = { ...draft, ...deps.payouts[campaign.payout].billFields?.(draft) };
       await tx.insert(COLLECTIONS.redPacketClaims, claim as unknown as ClaimDoc & Record<string, unknown>);
       for (const key of request.keys.slice(1)) {
         const keyDoc: ClaimKeyDoc = { _id: claimKeyIdOf(campaignId, key), campaignId, key, claimId: request.claimId, createdAtMs: nowMs };
         await tx.insert(COLLECTIONS.redPacketClaimKeys, { ...keyDoc });
       }
-      await tx.update(COLLECTIONS.redPacketCampaigns, campaignId, sameWindow
-        ? { inc: { claimedCount: 1, claimedFen: amountFen, rateWindowCount: 1 } }
-        : { inc: { claimedCount: 1, claimedFen: amountFen }, set: { rateWindowStartMs, rateWindowCount: 1 } });
-      seen = { ...campaign, claimedCount: campaign.claimedCount + 1, rateWindowStartMs, rateWindowCount: sameWindow ? campaign.rateWindowCount + 1 : 1 };
+      const inc: Record<string, number> = fromReturned ? { claimedFen: amountFen } : { claimedCount: 1, claimedFen: amountFen };
+      const set: Record<string, unknown> = fromReturned ? { returnedAmountsFen: campaign.returnedAmountsFen.slice(1) } : {};
+      if (sameWindow) inc.rateWindowCount = 1;
+      else Object.assign(set, { rateWindowStartMs, rateWindowCount: 1 });
+      await tx.update(COLLECTIONS.redPacketCampaigns, campaignId, Object.keys(set).length === 0 ? { inc } : { inc, set });
+      seen = {
+        ...campaign,
+        claimedCount: campaign.claimedCount + (fromReturned ? 0 : 1),
+        returnedAmountsFen: fromReturned ? campaign.returnedAmountsFen.slice(1) : campaign.returnedAmountsFen,
+        rateWindowStartMs,
+        rateWindowCount: sameWindow ? campaign.rateWindowCount + 1 : 1,
+      };
       return claim;
     }, RESERVATION_RETRIES);
     return { claim };
@@ -385,7 +447,8 @@ async function findExisting(deps: ClaimDeps, campaignId: string, request: Reserv
 async function repeatCall(deps: ClaimDeps, campaign: CampaignDoc, claim: ClaimDoc, leaseOwner: string): Promise<unknown> {
   deps.memory.rememberClaim(claim._id);
   await countCall(deps, claim, campaign.userCallsPerMinute);
-  if (SETTLED.has(claim.status)) return answer(deps, claim);
+  // A bill waiting for its user is answered as it is until its next look is due (the package again).
+  if (SETTLED.has(claim.status) || (claim.status === 'WAITING' && claim.nextAttemptAtMs > deps.now())) return answer(deps, claim);
   const leased = await acquireLease(deps, claim, leaseOwner, {});
   if (leased === null) throw refusal(RefusalReason.CLAIM_IN_PROGRESS);
   return answer(deps, await driveAndRelease(deps, leased, leaseOwner, USER_BUDGET, { fresh: false }));
@@ -489,7 +552,7 @@ async function sendStep(drive: Drive, claim: ClaimDoc, mode: SendMode): Promise<
   const { deps, owner, payout } = drive;
   drive.sends += 1;
   const maxWaitMs = Math.max(0, Math.min(5_000, drive.deadlineMs - deps.now() - LEASE_MARGIN_MS));
-  if (!(await waitForSendSlot(deps.store, payout.pacingKey, deps.settings.sendsPerSecond, { now: deps.now, maxWaitMs }))) {
+  if (!(await waitForSendSlot(deps.store, payout.pacingKey, payout.sendsPerSecond ?? deps.settings.sendsPerSecond, { now: deps.now, maxWaitMs }))) {
     deps.log.warn('no send slot in time', { claimId: claim._id });
     // Nothing was sent: the reservation's SENDING goes back to RESERVED, the truth; other states stay as they are.
     const nextAttemptAtMs = deps.now() + NO_SLOT_RETRY_MS;
@@ -511,6 +574,10 @@ async function sendStep(drive: Drive, claim: ClaimDoc, mode: SendMode): Promise<
   }
   const reply = await payout.send(sending);
   if (reply.outcome === Outcome.PAID) return settleOr(drive, sending, await settle(drive, sending, 'SENT', reply));
+  // What the bill itself is (a transfer's state in a verified answer), not a failure of this request: believed whatever came before.
+  if (reply.outcome === Outcome.RECEIVED) return settleOr(drive, sending, await settle(drive, sending, 'RECEIVED', reply));
+  if (reply.outcome === Outcome.WAITING) return settleOr(drive, sending, await waiting(drive, sending, reply));
+  if (reply.outcome === Outcome.CLOSED) return settleOr(drive, sending, await close(drive, sending, reply));
   deps.log.warn('red packet send failed', { claimId: claim._id, code: reply.code, outcome: reply.outcome, attempt: claim.attempt, mode });
   raise(drive, claim, reply);
   if (mode === 'recover') {
@@ -563,6 +630,14 @@ async function afterQuery(drive: Drive, claim: ClaimDoc, reply: PayoutReply): Pr
       const noted = await transition(drive, claim, { set: { wechatStatus: reply.code } });
       return noted === null ? next(null) : { claim: noted, send: 'recover' };
     }
+    case Outcome.WAITING: {
+      // The bill waits for the person, but only the identical request gives back what they need.
+      const noted = await waiting(drive, claim, reply);
+      if (noted === null || reply.refetch === undefined || claim.queryOnly) return next(noted);
+      return { claim: noted, send: 'resend' };
+    }
+    case Outcome.CLOSED:
+      return next(await close(drive, claim, reply));
     case Outcome.NOT_PAID:
       return next(await newBillno(deps, claim, owner, `gethbinfo ${reply.code}`));
     case Outcome.NOT_FOUND:
@@ -613,22 +688,46 @@ async function toUnknown(drive: Drive, claim: ClaimDoc, reply: PayoutReply, opti
   });
 }
 
-/** Paid: the final write, which also gives the lease back. */
+/** Paid: the final write, which also gives the lease back (the same write a notify makes, ./settlement.ts). */
 async function settle(drive: Drive, claim: ClaimDoc, status: 'SENT' | 'RECEIVED', reply: PayoutReply): Promise<ClaimDoc | null> {
+  return transition(drive, claim, paidPatch(claim, status, reply.receipt ?? {}, drive.deps.now()));
+}
+
+/**
+ * The bill exists and is not final (a transfer waiting for its user): the same number, looked at
+ * again when the payout says. Not uncertain for the operator's alarms: WeChat said where it is.
+ */
+async function waiting(drive: Drive, claim: ClaimDoc, reply: PayoutReply): Promise<ClaimDoc | null> {
   const receipt = reply.receipt ?? {};
+  raise(drive, claim, reply);
   return transition(drive, claim, {
     set: {
-      status,
-      wechatStatus: receipt.wechatStatus ?? status,
-      sendListid: claim.sendListid ?? receipt.orderId ?? null,
+      status: 'WAITING',
+      wechatStatus: receipt.wechatStatus ?? claim.wechatStatus,
+      sendListid: receipt.orderId ?? claim.sendListid,
       package: receipt.package ?? claim.package,
-      lastError: null,
-      queryOnly: false,
-      settledAtMs: drive.deps.now(),
-      leaseOwner: null,
-      leaseUntilMs: 0,
+      // It may still pay (the user may confirm): no failure answer to a send of it proves anything.
+      billnoUncertain: true,
+      uncertainSinceMs: null,
+      lastError: reply.alert ?? null,
+      nextAttemptAtMs: drive.deps.now() + reply.retryAfterMs,
     },
+    inc: { queryCount: 1 },
   });
+}
+
+/** WeChat said the bill can never pay: FAILED, its amount back to the campaign, in one transaction (./settlement.ts). */
+async function close(drive: Drive, claim: ClaimDoc, reply: PayoutReply): Promise<ClaimDoc | null> {
+  raise(drive, claim, reply);
+  drive.deps.log.warn('claim closed unpaid, its amount given back', { claimId: claim._id, code: reply.code, amountFen: claim.amountFen });
+  const closed = await closeClaim(drive.deps.store, claim, {
+    code: reply.code,
+    wechatStatus: reply.receipt?.wechatStatus ?? null,
+    orderId: reply.receipt?.orderId ?? null,
+    nowMs: drive.deps.now(),
+  }, { leaseOwner: drive.owner });
+  if (closed === null) drive.deps.log.warn('claim changed under its lease holder', { claimId: claim._id });
+  return closed;
 }
 
 /** Paid, but not deliverable: held for the operator, logged as an error. */
@@ -780,6 +879,11 @@ async function legacyClaimOf(deps: ClaimDeps, campaignId: string, person: Person
     if (stored !== null) return readClaim(stored);
   }
   return null;
+}
+
+/** No slot left to draw and nothing given back to offer again. */
+function soldOut(campaign: CampaignDoc): boolean {
+  return campaign.claimedCount >= campaign.packetCount && campaign.returnedAmountsFen.length === 0;
 }
 
 function secondOf(ms: number): number {

@@ -19,6 +19,10 @@ export const RefusalReason = {
   MERCHANT_LIMIT: 'merchant_limit',
   RISK_BLOCKED: 'risk_blocked',
   HELD: 'held',
+  TRANSFER_RECEIVED: 'transfer_received',
+  TRANSFER_EXPIRED: 'transfer_expired',
+  TRANSFER_CANCELLED: 'transfer_cancelled',
+  TRANSFER_DECLINED: 'transfer_declined',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
 
@@ -36,11 +40,28 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalReason, string>> = {
   merchant_limit: 'The merchant has reached its daily red-packet limit; this one cannot be sent',
   risk_blocked: 'WeChat declined to send this red packet to your account (risk control)',
   held: 'Your red packet is waiting for a check by the merchant; please try again later',
+  transfer_received: 'This transfer has already reached your WeChat balance',
+  transfer_expired: 'This transfer was not confirmed within 24 hours and has been closed',
+  transfer_cancelled: 'The merchant has cancelled this transfer',
+  transfer_declined: 'WeChat Pay could not make this transfer to your account',
+};
+
+/**
+ * Reasons the client may branch on, answered as the envelope's `error.reason`: a transfer's client
+ * must tell "already received" from "closed" (reference §2: wx.requestMerchantTransfer's success
+ * proves nothing, so the client asks again and reads this).
+ */
+const PUBLIC_REASONS: Partial<Record<RefusalReason, string>> = {
+  transfer_received: 'TRANSFER_RECEIVED',
+  transfer_expired: 'TRANSFER_EXPIRED',
+  transfer_cancelled: 'TRANSFER_CANCELLED',
+  transfer_declined: 'TRANSFER_DECLINED',
 };
 
 /** A refusal with its stable reason (NOT_ELIGIBLE). */
 export function refusal(reason: RefusalReason, options: { cause?: unknown } = {}): NotEligibleError {
-  return new NotEligibleError(reason, REFUSAL_MESSAGES[reason], options);
+  const publicReason = PUBLIC_REASONS[reason];
+  return new NotEligibleError(reason, REFUSAL_MESSAGES[reason], { ...options, ...(publicReason === undefined ? {} : { publicReason }) });
 }
 
 /** The user or the campaign is calling faster than its limit allows. */

@@ -8,8 +8,11 @@ import type { StoredDoc } from '../store/port';
 
 /** Who may claim: `miniprogram` — a mini-program user, identified by the platform (eligibility/). */
 export type EligibilityName = 'miniprogram';
-/** How a claim is paid: `miniprogram` — sendminiprogramhb, opened with wx.sendBizRedPacket; `cash` — sendredpack to the official-account openid (payout/). */
-export type PayoutName = 'miniprogram' | 'cash';
+/**
+ * How a claim is paid: `miniprogram` — sendminiprogramhb, opened with wx.sendBizRedPacket; `cash` — sendredpack to the
+ * official-account openid; `transfer` — a Pay v3 merchant transfer the user confirms with wx.requestMerchantTransfer (payout/).
+ */
+export type PayoutName = 'miniprogram' | 'cash' | 'transfer';
 
 /** How each packet's amount is decided: one fixed amount, or a pre-generated random split of the budget. */
 export type AmountRule = { mode: 'fixed'; amountFen: number } | { mode: 'random'; minFen: number; maxFen: number };
@@ -22,6 +25,18 @@ export interface PacketTexts {
   remark: string;
   /** PRODUCT_1…PRODUCT_8, or null (then every packet is 100–20000 fen). */
   sceneId: string | null;
+}
+
+/** What a transfer's payee sees and its scene's rules ask for, fixed at creation (reference/pay-v3-transfer.md §1.2–§1.3). */
+export interface TransferTerms {
+  /** transfer_scene_id, e.g. "1000" (现金营销). */
+  sceneId: string;
+  /** transfer_scene_report_infos, in the order WeChat gets them (scene 1000: 活动名称, 奖励说明). */
+  reportInfos: Array<{ infoType: string; infoContent: string }>;
+  /** transfer_remark: shown to the user, at most 32 characters. */
+  remark: string;
+  /** user_recv_perception (scene 1000: 现金奖励 or 活动奖励), or null for WeChat's default. */
+  userRecvPerception: string | null;
 }
 
 /** A campaign as stored (`rp_campaigns`, `_id` = campaign id). Only the counters change after creation. */
@@ -41,7 +56,15 @@ export interface CampaignDoc extends StoredDoc, PacketTexts {
   claimsPerSecond: number;
   /** Packets reserved so far; the next random slot is `<id>:<claimedCount>`. */
   claimedCount: number;
+  /** What the claims hold now: every reservation's amount, less what was given back. Never above budgetFen. */
   claimedFen: number;
+  /**
+   * Amounts given back by claims that ended unpaid for good (a transfer WeChat closed or cancelled),
+   * offered again, first in first out, once the slots run out. Packets never give back.
+   */
+  returnedAmountsFen: number[];
+  /** Transfer campaigns only: what the bills carry. */
+  transfer?: TransferTerms;
   /** The second (epoch ms) `rateWindowCount` counts reservations of. */
   rateWindowStartMs: number;
   rateWindowCount: number;
@@ -63,16 +86,18 @@ export interface SlotDoc extends StoredDoc {
 /**
  * RESERVED: amount and billno fixed; this billno is certainly unpaid, the next step is a send.
  * SENDING: a send with `mchBillno` may be in flight. UNKNOWN: this billno may have been paid; the
- * next step is a query. SENT: paid (delivered to the user). RECEIVED: the user opened it.
- * FAILED: definitely not paid, final. HELD: paid, but WeChat would not give back what the user
- * needs to open it — an operator decides (README "Red packets").
+ * next step is a query. WAITING: the bill exists and is not final — a transfer waits for its user
+ * to confirm (or for WeChat); the reconciler keeps looking. SENT: paid (delivered to the user).
+ * RECEIVED: the user opened it (a transfer: credited). FAILED: definitely not paid, final (a
+ * transfer's amount is then given back to the campaign). HELD: paid, but WeChat would not give
+ * back what the user needs to open it — an operator decides (README "Red packets").
  */
-export type ClaimStatus = 'RESERVED' | 'SENDING' | 'SENT' | 'RECEIVED' | 'FAILED' | 'UNKNOWN' | 'HELD';
+export type ClaimStatus = 'RESERVED' | 'SENDING' | 'SENT' | 'RECEIVED' | 'FAILED' | 'UNKNOWN' | 'HELD' | 'WAITING';
 
 /** Claims the reconciler must settle. */
-export const OPEN_CLAIM_STATUSES: readonly ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN'];
+export const OPEN_CLAIM_STATUSES: readonly ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN', 'WAITING'];
 /** Every status, in the order operators read them. */
-export const CLAIM_STATUSES: readonly ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN', 'HELD', 'SENT', 'RECEIVED', 'FAILED'];
+export const CLAIM_STATUSES: readonly ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN', 'WAITING', 'HELD', 'SENT', 'RECEIVED', 'FAILED'];
 
 /**
  * One claim (`rp_claims`, `_id` = `<campaignId>:<primary key>`): the reservation and its payment
@@ -96,6 +121,13 @@ export interface ClaimDoc extends StoredDoc, PacketTexts {
   mchBillno: string;
   /** Every billno this claim has used, oldest first (all but the last definitely unpaid). */
   billnos: string[];
+  /**
+   * The exact request body of `mchBillno`, persisted before its first send so every retry sends
+   * the same bytes (a transfer's create JSON); null for packets, whose request is rebuilt.
+   */
+  billBody: string | null;
+  /** Transfer claims only: the campaign's terms as they were at reservation. */
+  transfer?: TransferTerms;
   status: ClaimStatus;
   /** A send of `mchBillno` may have reached WeChat without a definite answer: its FAIL answers no longer prove "not paid". */
   billnoUncertain: boolean;
@@ -107,11 +139,11 @@ export interface ClaimDoc extends StoredDoc, PacketTexts {
   queryCount: number;
   /** Send requests made, all attempts together. */
   sendCount: number;
-  /** WeChat's order number (send_listid / detail_id). */
+  /** WeChat's order number (send_listid / detail_id; a transfer's transfer_bill_no). */
   sendListid: string | null;
-  /** What the client needs to open a mini-program packet: sendminiprogramhb's raw package. */
+  /** What the client needs: sendminiprogramhb's raw package, or a transfer's package_info. */
   package: string | null;
-  /** What gethbinfo said last (SENT, RECEIVED, REFUND…). */
+  /** What WeChat said last about the bill (gethbinfo's SENT, RECEIVED, REFUND…; a transfer's state). */
   wechatStatus: string | null;
   /** The last err_code or transport reason, for operators. */
   lastError: string | null;
@@ -119,6 +151,8 @@ export interface ClaimDoc extends StoredDoc, PacketTexts {
   failedErrCode: string | null;
   /** HELD only: what happened and what the operator can do. */
   heldReason: string | null;
+  /** When the amount went back to the campaign (a transfer that ended unpaid), else null. */
+  returnedAtMs: number | null;
   /** The reconciler leaves the claim alone before this. */
   nextAttemptAtMs: number;
   /** Who is driving the claim now; others leave it alone until `leaseUntilMs`. */
@@ -166,19 +200,20 @@ export function slotIdOf(campaignId: string, index: number): string {
 }
 
 /** A stored campaign, including those written with `kind` (then the mini-program eligibility, payout = kind). */
-export function readCampaign(doc: CampaignDoc & { kind?: PayoutName }): CampaignDoc {
+export function readCampaign(doc: Omit<CampaignDoc, 'returnedAmountsFen'> & { kind?: PayoutName; returnedAmountsFen?: number[] }): CampaignDoc {
   const { kind, ...rest } = doc;
   return {
     ...rest,
     ...(doc.eligibility === undefined ? { legacyKeys: true as const } : {}),
     eligibility: doc.eligibility ?? 'miniprogram',
     payout: doc.payout ?? kind ?? 'miniprogram',
+    returnedAmountsFen: doc.returnedAmountsFen ?? [],
     rateWindowStartMs: doc.rateWindowStartMs ?? 0,
     rateWindowCount: doc.rateWindowCount ?? 0,
   };
 }
 
-type StoredClaim = Omit<ClaimDoc, 'eligibility' | 'payout' | 'keys' | 'billnoUncertain' | 'queryOnly' | 'uncertainSinceMs' | 'queryCount' | 'heldReason' | 'callWindowStartMs' | 'callCount'>
+type StoredClaim = Omit<ClaimDoc, 'eligibility' | 'payout' | 'keys' | 'billnoUncertain' | 'queryOnly' | 'uncertainSinceMs' | 'queryCount' | 'heldReason' | 'callWindowStartMs' | 'callCount' | 'billBody' | 'returnedAtMs'>
   & Partial<ClaimDoc> & { kind?: PayoutName; userKey?: string };
 
 /** A stored claim, including those written before keys and the uncertainty fields existed. */
@@ -195,6 +230,8 @@ export function readClaim(doc: StoredClaim): ClaimDoc {
     uncertainSinceMs: doc.uncertainSinceMs ?? null,
     queryCount: doc.queryCount ?? 0,
     heldReason: doc.heldReason ?? null,
+    billBody: doc.billBody ?? null,
+    returnedAtMs: doc.returnedAtMs ?? null,
     callWindowStartMs: doc.callWindowStartMs ?? 0,
     callCount: doc.callCount ?? 0,
   };

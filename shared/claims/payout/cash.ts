@@ -27,7 +27,7 @@ export const cashPacket: PayoutModule = {
     const appIdAlert = (errCodeDes: string | undefined): string =>
       `ILLEGAL_APPID for appid ${settings.officialAppId} (${errCodeDes ?? 'refused'}): bind the official account WX_OA_APPID to the merchant in 商户平台 → 产品中心 → AppID账号管理`;
     return {
-      payeeAppId: settings.officialAppId,
+      payeeAppId: () => settings.officialAppId,
       pacingKey: `pace:${redPackets.mchId}`,
       prepare: () => redPackets.prepare(),
       async send(claim) {

@@ -2,11 +2,13 @@
 import type { PayoutName } from '../model';
 import { cashPacket } from './cash';
 import { miniProgramPacket } from './miniprogram';
+import { merchantTransfer } from './transfer';
 import type { PayoutModule } from './types';
 
 export const PAYOUTS: Readonly<Record<PayoutName, PayoutModule>> = {
   miniprogram: miniProgramPacket,
   cash: cashPacket,
+  transfer: merchantTransfer,
 };
 
 export const PAYOUT_NAMES = Object.keys(PAYOUTS) as PayoutName[];

@@ -28,7 +28,7 @@ export const miniProgramPacket: PayoutModule = {
       `ILLEGAL_APPID for appid ${miniProgramQueryAppId.appId} (${errCodeDes ?? 'refused'}): sendRedPacket has ` +
       `${GETHBINFO_APPID_SETTING}=${miniProgramQueryAppId.mode}; set ${GETHBINFO_APPID_SETTING}=${other} and redeploy`;
     return {
-      payeeAppId: settings.miniProgramAppId,
+      payeeAppId: () => settings.miniProgramAppId,
       pacingKey: `pace:${redPackets.mchId}`,
       prepare: () => redPackets.prepare(),
       async send(claim) {

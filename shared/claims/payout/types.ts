@@ -5,14 +5,14 @@
  * and query calls, how each of WeChat's answers maps onto the engine's {@link Outcome}s (a policy
  * table like shared/pay/policy.ts, never a chain of ifs), and what the client gets back.
  *
- * A new payout (the Pay v3 merchant transfer, with its ACCEPTED … SUCCESS/FAIL/CANCELLED states
- * and its ≤32-character out_bill_no) is one file exporting a {@link PayoutModule}, plus its line
- * in ./index.ts.
+ * A new payout is one file exporting a {@link PayoutModule}, plus its line in ./index.ts (the Pay
+ * v3 merchant transfer, ./transfer.ts, is one: its bills wait for the user and can end unpaid).
  */
 import type { Logger } from '../../log';
 import type { RedPacketPayClient } from '../../pay/redpacket';
+import type { TransferBillsClient } from '../../pay/v3/transfer';
 import type { RefusalReason } from '../errors';
-import type { CampaignDoc, ClaimDoc, PayoutName } from '../model';
+import type { CampaignDoc, ClaimDoc, EligibilityName, PayoutName } from '../model';
 
 /**
  * What WeChat's answer to a send or a query means for the claim. The engine turns it into the
@@ -20,10 +20,21 @@ import type { CampaignDoc, ClaimDoc, PayoutName } from '../model';
  * may already have been paid proves nothing.
  */
 export const Outcome = {
-  /** Paid and delivered (a packet issued, a transfer waiting for the user to confirm). */
+  /** Paid and delivered (a packet issued). */
   PAID: 'paid',
   /** The user has it (packet opened, transfer credited). */
   RECEIVED: 'received',
+  /**
+   * The bill exists and is not final: nothing paid, nothing failed (a transfer waiting for its user
+   * to confirm, or for WeChat). The same number, looked at again after `retryAfterMs`.
+   */
+  WAITING: 'waiting',
+  /**
+   * WeChat said the bill ended unpaid for good (a transfer FAIL or CANCELLED): the claim ends and
+   * its amount goes back to the campaign. A statement about the bill itself (a verified query,
+   * create answer or notify), so it counts even for a number whose send was uncertain.
+   */
+  CLOSED: 'closed',
   /** Paid, then returned to the merchant (an unopened packet after 24 h). Settled as paid. */
   REFUNDED: 'refunded',
   /** WeChat said this bill number failed: a new one is allowed (a send's answer counts only for a number never uncertain). */
@@ -52,8 +63,13 @@ export interface PayoutReply {
   transient: boolean;
   /** The operator must act (certificate, appid, a setting): logged as an error, shown by `campaign.ts show`. */
   alert?: string;
-  /** PAID/RECEIVED/REFUNDED: what WeChat returned about the bill. */
+  /** PAID/RECEIVED/REFUNDED/WAITING: what WeChat returned about the bill. */
   receipt?: { orderId?: string; package?: string; wechatStatus?: string };
+  /**
+   * WAITING only: the bill waits for the person, but the claim lacks what they need and only the
+   * identical request gives it back (a transfer's package_info comes from create alone): re-send it.
+   */
+  refetch?: true;
 }
 
 /** The settings every payout may read. */
@@ -68,6 +84,12 @@ export interface PayoutSettings {
   clientIp: string;
   /** gethbinfo's appid for mini-program packets (PAY_GETHBINFO_APPID): the official account's (the docs) or the mini-program's (peers). */
   miniProgramQueryAppId: { mode: 'official' | 'miniprogram'; appId: string };
+  /** The merchant (商户号): a transfer's client needs it (`mchId` of wx.requestMerchantTransfer). */
+  mchId: string;
+  /** Where WeChat sends transfer notifies (the payNotify route, public HTTPS); unset = none, the reconciler alone settles. */
+  transferNotifyUrl: string | undefined;
+  /** Transfer creates per second across instances (WeChat allows 100/s per merchant). */
+  transfersPerSecond: number;
 }
 
 /** What a payout's runtime half is built from (one per instance). */
@@ -76,6 +98,9 @@ export interface PayoutContext {
   log: Logger;
   /** The Pay v2 red-packet calls. */
   redPackets: RedPacketPayClient;
+  /** The Pay v3 transfer-bills calls. */
+  transfers: TransferBillsClient;
+  now: () => number;
 }
 
 /** The stored campaign fields a payout adds, and the amount range it allows. */
@@ -105,16 +130,32 @@ export interface PayoutModule {
 
 /** The runtime half of a payout, over this instance's clients. */
 export interface Payout {
-  /** The account it pays from: the appid the payee's openid must be under (the eligibility finds that openid). */
-  readonly payeeAppId: string;
+  /**
+   * The account it pays from for a campaign of `eligibility`: the appid the payee's openid must be
+   * under (the eligibility then finds that openid). Packets pay from a fixed account; a transfer
+   * pays under the app the person claims in (the mini-program, or the service account of a page).
+   */
+  payeeAppId(eligibility: EligibilityName): string;
   /** Pacing key: sends sharing a key share the merchant's rate limit. */
   readonly pacingKey: string;
+  /** That limit, when it is not the engine's (PAY_SENDS_PER_SECOND). */
+  readonly sendsPerSecond?: number;
   /** Loads what the calls need (certificate), so a configuration problem shows before anything is reserved. */
   prepare(): Promise<void>;
+  /**
+   * What is persisted with each bill number before its first send (a transfer's exact request
+   * body), from the claim as it is about to be written; the engine stores it in the same write.
+   */
+  billFields?(claim: ClaimDoc): Partial<ClaimDoc>;
   /** One send of the claim's current bill number. WeChat's answers (and their absence) are returned, never thrown. */
   send(claim: ClaimDoc): Promise<PayoutReply>;
   /** What WeChat knows about the claim's current bill number. */
   query(claim: ClaimDoc): Promise<PayoutReply>;
+  /**
+   * Asks WeChat to cancel the bill (an operator's decision; transfers only). The answer only says
+   * the cancel was accepted or refused: the bill's state comes from the query that follows.
+   */
+  cancel?(claim: ClaimDoc): Promise<PayoutReply>;
   /** Whether a paid claim still lacks what the client needs (a mini-program packet without its package). */
   lacksDelivery(claim: ClaimDoc): boolean;
   /**

@@ -88,6 +88,17 @@ const MIN_RSA_BITS = 2048;
 
 type PemKind = 'certificate' | 'private' | 'encrypted' | 'public' | 'p12' | 'unknown';
 
+/** 商户号: digits. */
+export const MCH_ID_PATTERN = /^[0-9]{6,16}$/;
+
+/** What a function that only verifies and decrypts (payNotify) reads: the merchant, and its keys when the environment holds them. */
+export function readPayV3MerchantConfig(reader: EnvReader, nowMs: number): { mchId: string; keys: PayV3Keys | undefined } {
+  const mchId = reader.string('PAY_MCH_ID', { pattern: MCH_ID_PATTERN, hint: 'the merchant id (商户号), digits' });
+  const values = payV3KeyValuesFromEnv(reader);
+  reader.done();
+  return { mchId, keys: payV3KeysFrom(values, mchId, 'the PAY_V3_* environment variables', nowMs) };
+}
+
 /** The values from the environment (see {@link PAY_V3_KEY_ENV}); pass them to {@link payV3KeysFrom}. */
 export function payV3KeyValuesFromEnv(reader: EnvReader): PayV3KeyValues {
   return Object.fromEntries(VALUE_KEYS.map((key) => [key, reader.optionalString(PAY_V3_KEY_ENV[key])])) as PayV3KeyValues;
@@ -102,6 +113,41 @@ export function payV3KeyValuesFromEnv(reader: EnvReader): PayV3KeyValues {
 export function payV3KeysFrom(values: PayV3KeyValues, mchId: string, source: string, nowMs: number): PayV3Keys | undefined {
   if (VALUE_KEYS.every((key) => !present(values[key]))) return undefined;
   return checkPayV3Keys(values, mchId, source, nowMs);
+}
+
+/**
+ * Where one instance gets the merchant's keys: the environment's (checked once, at start) or
+ * `pay_v3_keys/<mchId>`, loaded on first use and kept; a failed load is not kept, so storing the
+ * keys (`campaign.ts v3-keys`) takes effect without a redeploy. `reload()` drops database keys
+ * kept longer than `minAgeMs`, for a WeChat key the instance has not seen yet (a migration).
+ */
+export interface PayV3KeySource {
+  keys(): Promise<PayV3Keys>;
+  /** True when the next keys() reads the database again. */
+  reload(minAgeMs: number): boolean;
+}
+
+export function payV3KeySource(fromEnv: PayV3Keys | undefined, store: DocumentStore, mchId: string, now: () => number = Date.now): PayV3KeySource {
+  let loaded: { keys: Promise<PayV3Keys>; atMs: number } | null = null;
+  return {
+    keys() {
+      if (fromEnv !== undefined) return Promise.resolve(fromEnv);
+      if (loaded === null) {
+        const keys = loadPayV3Keys(store, mchId, now());
+        const entry = { keys, atMs: now() };
+        loaded = entry;
+        keys.catch(() => {
+          if (loaded === entry) loaded = null;
+        });
+      }
+      return loaded.keys;
+    },
+    reload(minAgeMs) {
+      if (fromEnv !== undefined || loaded === null || now() - loaded.atMs < minAgeMs) return false;
+      loaded = null;
+      return true;
+    },
+  };
 }
 
 /** Reads `pay_v3_keys/<mchId>` and checks it; a missing document or a broken one is a ConfigError. */

@@ -5,8 +5,9 @@
  * against the merchant's own record (and, when in doubt, a query), never an order to pay.
  */
 import { CryptoError, InputError, SignatureError } from '../../errors';
+import type { CallerProof } from '../../http/handler';
 import { decryptAeadAesGcm, verifyPayV3Signature, type PayV3VerifyFailure } from '../../signing/pay-v3';
-import type { PayV3Keys } from './keys';
+import type { PayV3Keys, PayV3KeySource } from './keys';
 import { FINAL_TRANSFER_STATES, isTransferState, type TransferState } from './policy';
 
 /** The event this product subscribes to. */
@@ -118,4 +119,30 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
 
 function stringField(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+// A notify naming a WeChat key this instance does not know makes it read the keys again, at most this often.
+const KEY_RELOAD_MIN_AGE_MS = 60_000;
+
+/**
+ * The proof of a notify route (shared/http): the request is WeChat Pay's when its Wechatpay-*
+ * signature verifies over the raw body bytes with a key the merchant configured, chosen by
+ * Wechatpay-Serial, stamped within 300 s, and its resource decrypts with the APIv3 key. What it
+ * proves is the notice. A forged or altered notify fails here (401) before anything is read; a
+ * serial the instance does not know yet (WeChat moving to its public key) reloads stored keys once.
+ */
+export function transferNotifyProof<D>(keysOf: (deps: D) => PayV3KeySource): CallerProof<D, TransferBillNotice> {
+  return {
+    name: 'pay-v3-signature',
+    async verify(request, { deps, nowMs }) {
+      const source = keysOf(deps);
+      const input = { headers: request.headers, body: request.body };
+      try {
+        return { proven: parseTransferBillNotify(input, await source.keys(), nowMs) };
+      } catch (error) {
+        if (!(error instanceof PayV3NotifySignatureError && error.reason === 'unknown_serial' && source.reload(KEY_RELOAD_MIN_AGE_MS))) throw error;
+        return { proven: parseTransferBillNotify(input, await source.keys(), nowMs) };
+      }
+    },
+  };
 }

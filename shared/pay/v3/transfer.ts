@@ -44,8 +44,11 @@ export interface PreparedTransferBill {
   readonly amountFen: number;
   /** The exact JSON text that is signed and sent. */
   readonly body: string;
-  /** The WeChat Pay key `user_name` was encrypted for; sent as Wechatpay-Serial. */
-  readonly wechatpaySerial: string;
+  /**
+   * The WeChat Pay key `user_name` was encrypted for, sent as Wechatpay-Serial. Unset for a body
+   * without `user_name` (nothing in it depends on a key): the client then names its current key.
+   */
+  readonly wechatpaySerial?: string | undefined;
 }
 
 /** What the create call answers. */
@@ -119,9 +122,10 @@ const MAX_NOTIFY_URL_CHARS = 256;
 /**
  * Checks a bill request, encrypts `user_name` for WeChat Pay's configured key, and serialises
  * the body once. OAEP is randomised, so building twice gives two bodies: build once, persist,
- * re-send that.
+ * re-send that. `keys` are needed only for `user_name`; a body without it depends on no key (and
+ * on no setting that can change between retries), so the claim path builds it without them.
  */
-export function buildTransferBill(request: TransferBillRequest, keys: PayV3Keys): PreparedTransferBill {
+export function buildTransferBill(request: TransferBillRequest, keys?: PayV3Keys): PreparedTransferBill {
   const outBillNo = expectOutBillNo(request.outBillNo);
   const appId = expectText(request.appId, 'appId', 32);
   const openid = expectText(request.openid, 'openid', 64);
@@ -142,9 +146,10 @@ export function buildTransferBill(request: TransferBillRequest, keys: PayV3Keys)
   if (amountFen >= USER_NAME_REQUIRED_FROM_FEN && request.userName === undefined) {
     throw new InputError(`userName is required from ${USER_NAME_REQUIRED_FROM_FEN} fen (2,000 元)`, 'userName');
   }
+  if (request.userName !== undefined && keys === undefined) throw new InputError('userName is encrypted for WeChat Pay\'s key: pass the keys', 'userName');
   const userName = request.userName === undefined
     ? undefined
-    : encryptPayV3SensitiveField(expectText(request.userName, 'userName', 64), keys.encryptionKey.publicKey);
+    : encryptPayV3SensitiveField(expectText(request.userName, 'userName', 64), keys!.encryptionKey.publicKey);
   // Field order of the official example (T-create); WeChat reads JSON, the order only keeps diffs readable.
   const body = JSON.stringify({
     appid: appId,
@@ -158,7 +163,7 @@ export function buildTransferBill(request: TransferBillRequest, keys: PayV3Keys)
     ...(perception === undefined ? {} : { user_recv_perception: perception }),
     transfer_scene_report_infos: reportInfos,
   });
-  return { outBillNo, amountFen, body, wechatpaySerial: keys.encryptionKey.serial };
+  return { outBillNo, amountFen, body, ...(keys === undefined ? {} : { wechatpaySerial: keys.encryptionKey.serial }) };
 }
 
 /** The transfer-bills client over the APIv3 transport. */
@@ -191,7 +196,9 @@ export function createTransferBillsClient(options: PayV3HttpOptions): TransferBi
       if (typeof bill.body !== 'string' || !bill.body.includes(`"out_bill_no":"${outBillNo}"`)) {
         throw new InputError('the prepared body does not belong to this out_bill_no: build it with buildTransferBill', 'body');
       }
-      const { json } = await http.send({ endpoint, method: 'POST', path: BILLS_PATH, body: bill.body, wechatpaySerial: bill.wechatpaySerial });
+      const { json } = await http.send({
+        endpoint, method: 'POST', path: BILLS_PATH, body: bill.body, ...(bill.wechatpaySerial === undefined ? {} : { wechatpaySerial: bill.wechatpaySerial }),
+      });
       const answered = text(json.out_bill_no);
       if (answered !== outBillNo) throw new PayV3UnknownOutcomeError(endpoint, 'answer names another out_bill_no');
       const state = json.state;
@@ -264,7 +271,8 @@ function expectText(value: unknown, field: string, maxChars: number): string {
   return value;
 }
 
-function expectNotifyUrl(value: unknown): string {
+/** A notify_url as WeChat accepts it (T-create): https, no query string, at most 256 characters; else an InputError. */
+export function expectNotifyUrl(value: unknown): string {
   if (typeof value !== 'string' || value.length > MAX_NOTIFY_URL_CHARS) throw new InputError(`notifyUrl must be a URL of at most ${MAX_NOTIFY_URL_CHARS} characters`, 'notifyUrl');
   let url: URL;
   try {
