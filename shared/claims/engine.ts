@@ -126,7 +126,10 @@ export async function claimPacket(deps: ClaimDeps, campaignId: string, entry: Cl
     if (nowMs < campaign.startsAtMs) throw refusal(RefusalReason.NOT_STARTED);
     if (nowMs >= campaign.endsAtMs) throw refusal(RefusalReason.ENDED);
     if (!ipAllowed(region, person.clientIp)) throw refusal(RefusalReason.REGION);
-    if (soldOut(campaign)) throw refusal(RefusalReason.SOLD_OUT);
+    // A payout whose claims give amounts back can be sold out no longer: then the copy is read again before refusing.
+    if (soldOut(campaign) && (PAYOUTS[campaign.payout].givesBack !== true || soldOut((await memory.campaign(deps.store, campaignId, nowMs, { fresh: true })).campaign))) {
+      throw refusal(RefusalReason.SOLD_OUT);
+    }
     const rateWindowStartMs = secondOf(nowMs);
     if (campaign.rateWindowStartMs === rateWindowStartMs && campaign.rateWindowCount >= campaign.claimsPerSecond) {
       throw tooManyCalls('campaign', rateWindowStartMs + 1_000 - nowMs);
@@ -828,9 +831,9 @@ export class ClaimMemory {
   private readonly campaigns = new Map<string, { campaign: CampaignDoc; region: BlockList | null; expiresAtMs: number }>();
   private readonly claims = new Set<string>();
 
-  async campaign(store: DocumentStore, campaignId: string, nowMs: number): Promise<{ campaign: CampaignDoc; region: BlockList | null }> {
+  async campaign(store: DocumentStore, campaignId: string, nowMs: number, options: { fresh?: boolean } = {}): Promise<{ campaign: CampaignDoc; region: BlockList | null }> {
     const hit = this.campaigns.get(campaignId);
-    if (hit !== undefined && hit.expiresAtMs > nowMs) return hit;
+    if (hit !== undefined && hit.expiresAtMs > nowMs && options.fresh !== true) return hit;
     const stored = await store.get<CampaignDoc>(COLLECTIONS.redPacketCampaigns, campaignId);
     if (stored === null) throw new NotFoundError('No such campaign');
     const campaign = readCampaign(stored);

@@ -302,6 +302,7 @@ export const merchantTransfer: PayoutModule = {
   // 28 base-62 characters: inside out_bill_no's ^[0-9A-Za-z]{1,32}$.
   billnoFor: mchBillnoFor,
   refusalFor: transferRefusalFor,
+  givesBack: true,
   claimFields: (campaign: CampaignDoc) => (campaign.transfer === undefined ? {} : { transfer: campaign.transfer }),
   create({ settings, transfers, now, log }) {
     const { mchId } = settings;

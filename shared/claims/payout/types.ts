@@ -123,6 +123,11 @@ export interface PayoutModule {
   billnoFor(claimId: string, attempt: number): string;
   /** Why a claim that FAILED with this code is refused, in the words the user sees. */
   refusalFor(failedErrCode: string | null): RefusalReason;
+  /**
+   * Claims of this payout can end unpaid for good and give their amount back to the campaign (a
+   * transfer WeChat closed): a campaign that looks sold out may have amounts again.
+   */
+  readonly givesBack?: boolean;
   /** The claim fields fixed at reservation, so every resend of a bill number carries the same parameters. */
   claimFields(campaign: CampaignDoc): Partial<ClaimDoc>;
   create(context: PayoutContext): Payout;
