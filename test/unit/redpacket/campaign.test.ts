@@ -37,6 +37,7 @@ describe('planCampaign', () => {
         claimsPerSecond: 200,
         claimedCount: 0,
         claimedFen: 0,
+        returnedAmountsFen: [],
         rateWindowStartMs: 0,
         rateWindowCount: 0,
         createdAtMs: NOW_MS,
@@ -73,7 +74,7 @@ describe('planCampaign', () => {
     expect(() => planCampaign(bad, { nowMs: NOW_MS })).toThrow(
       'Invalid campaign:\n' +
         '  - id must be 1–40 characters of a-z, 0-9 and -, starting with a letter or digit\n' +
-        '  - payout must be one of miniprogram, cash\n' +
+        '  - payout must be one of miniprogram, cash, transfer\n' +
         '  - unknown field color\n' +
         '  - sendName must be at most 32 characters\n' +
         '  - wishing is required (text, at most 128 characters)\n' +
