@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { envReader, readTokenFetcherConfig } from '../shared/config';
+import { TRANSFER_NOTIFY_URL_SETTING } from '../shared/claims/config';
+import { expectNotifyUrl } from '../shared/pay/v3/transfer';
 import { COLLECTIONS } from '../shared/store/port';
 import { buildFunctions } from './build';
 import { cloudDatabaseAcl, type DatabaseAclApi } from './lib/database-acl';
@@ -19,17 +21,35 @@ const DEFAULTS: Record<string, string> = {
 /**
  * Settings of optional features: deploy goes ahead without them, and says what will not work.
  * sendRedPacket answers CONFIG_INVALID until they are set (cards and credentials do not need them).
+ * Red packets and transfers share the merchant and the mini-program; a merchant admitted after
+ * 2026-06-18 has transfers only, so each is on or off by the settings only it has.
  */
 export const OPTIONAL_FEATURES: Record<string, { feature: string; variables: string[] }> = {
   redPackets: { feature: 'red packets (sendRedPacket)', variables: ['WX_MP_APPID', 'PAY_MCH_ID', 'PAY_API_KEY'] },
+  transfers: { feature: 'merchant transfers (sendRedPacket, payNotify)', variables: ['WX_MP_APPID', 'PAY_MCH_ID', TRANSFER_NOTIFY_URL_SETTING] },
 };
 const OPTIONAL = new Set(Object.values(OPTIONAL_FEATURES).flatMap((feature) => feature.variables));
 
-/** The features left off because their settings are all unset. */
+/**
+ * Whether each feature is off: none of its settings given, or another feature complete and none
+ * of the settings only this one has given. Anything between is half a feature, worth stopping for.
+ */
+function offFeatures(env: Record<string, string | undefined>): Set<string> {
+  const features = Object.entries(OPTIONAL_FEATURES);
+  const complete = features.filter(([, { variables }]) => variables.every((name) => env[name]));
+  return new Set(features.filter(([key, { variables }]) => {
+    if (variables.every((name) => !env[name])) return true;
+    const own = variables.filter((name) => features.every(([other, entry]) => other === key || !entry.variables.includes(name)));
+    return complete.some(([other]) => other !== key) && own.every((name) => !env[name]);
+  }).map(([key]) => key));
+}
+
+/** The features left off, and the settings that would turn each on. */
 export function featuresOff(given: Record<string, string | undefined>): string[] {
-  return Object.values(OPTIONAL_FEATURES)
-    .filter(({ variables }) => variables.every((name) => !given[name]))
-    .map(({ feature, variables }) => `${feature}: ${variables.join(', ')} not set`);
+  const off = offFeatures(given);
+  return Object.entries(OPTIONAL_FEATURES)
+    .filter(([key]) => off.has(key))
+    .map(([, { feature, variables }]) => `${feature}: ${variables.filter((name) => !given[name]).join(', ')} not set`);
 }
 
 interface Args {
@@ -67,11 +87,10 @@ function collectEnv(envFiles: string[]): Record<string, string | undefined> {
 export function checkDeploySettings(given: Record<string, string | undefined>): string[] {
   const env = { ...DEFAULTS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined && value !== '')) };
   const problems: string[] = [];
-  const off = new Set(
-    Object.values(OPTIONAL_FEATURES)
-      .filter(({ variables }) => variables.every((name) => !env[name]))
-      .flatMap(({ variables }) => variables),
-  );
+  const offKeys = offFeatures(env);
+  // A setting may go unset when every feature that needs it is off.
+  const needed = new Set(Object.entries(OPTIONAL_FEATURES).filter(([key]) => !offKeys.has(key)).flatMap(([, { variables }]) => variables));
+  const off = new Set([...OPTIONAL].filter((name) => !needed.has(name)));
   for (const name of new Set(['ENV_ID', ...templateVariables()])) {
     const value = env[name];
     if (value === undefined || value.trim() === '') {
@@ -80,6 +99,15 @@ export function checkDeploySettings(given: Record<string, string | undefined>): 
     }
     // tcb substitutes values as raw text inside JSON: these characters would corrupt it.
     else if (/["\\\n\r]/.test(value)) problems.push(`${name} contains a quote, backslash or newline, which tcb's templating cannot carry`);
+  }
+  const notifyUrl = env[TRANSFER_NOTIFY_URL_SETTING];
+  if (notifyUrl) {
+    try {
+      expectNotifyUrl(notifyUrl);
+      if (!new URL(notifyUrl).pathname.endsWith('/pay/notify')) throw new Error('path');
+    } catch {
+      problems.push(`${TRANSFER_NOTIFY_URL_SETTING} must be payNotify's public URL: https://<your HTTP access domain>/pay/notify (https, no query string, at most 256 characters)`);
+    }
   }
   const reader = envReader(env);
   readTokenFetcherConfig(reader);
@@ -209,7 +237,14 @@ async function main(): Promise<void> {
     console.error(`Not deploying; fix these settings first:\n  - ${problems.join('\n  - ')}`);
     process.exit(1);
   }
-  for (const notice of featuresOff(env)) console.log(`note: ${notice}; that function will answer CONFIG_INVALID until they are`);
+  for (const notice of featuresOff(env)) console.log(`note: ${notice}; that feature stays off (its claims answer CONFIG_INVALID) until they are`);
+  if (!offFeatures(env).has('transfers')) {
+    console.log(
+      'note: transfers read the APIv3 keys from the database unless PAY_V3_* are set in the functions\' environment: store them once with ' +
+        '`npm run campaign -- v3-keys …` (checked before they are written), and put sendRedPacket\'s fixed outbound IP into ' +
+        '商户平台 → 产品中心 → 商家转账 → 前往功能 → 接口安全 (README "Merchant transfers").',
+    );
+  }
   const command = ['fn', 'deploy', '--all', '--force', '--envId', env.ENV_ID!];
   if (args.dryRun) {
     console.log(`settings ok; would build and run: tcb ${command.join(' ')}`);
@@ -237,7 +272,8 @@ async function main(): Promise<void> {
   if (!(await ensureFunctionSecurityRules(env))) process.exit(1);
   console.log(
     `\nDeployed. Check that getToken has the fixed outbound IP: CloudBase console → 云函数 → getToken → 函数配置 → 固定出口IP, ` +
-      `and put the IP shown there into the official account's IP whitelist (公众平台 → 设置与开发 → 基本配置 → IP白名单).`,
+      `and put the IP shown there into the official account's IP whitelist (公众平台 → 设置与开发 → 基本配置 → IP白名单). ` +
+      `sendRedPacket has it too (one IP per environment): for transfers, the same IP goes into the merchant's API allow-list.`,
   );
 }
 

@@ -144,7 +144,7 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
     claimsPerSecond: claimsPerSecond!,
     claimedCount: 0,
     claimedFen: 0,
-    returnedAmountsFen: [],
+    returnedAmountsFen: [] as number[],
     rateWindowStartMs: 0,
     rateWindowCount: 0,
     createdAtMs: options.nowMs,

@@ -30,7 +30,7 @@ describe('cloudbaserc.json', () => {
     }
   });
 
-  it('gives the AppSecret to getToken only, and the fixed outbound IP to getToken only', () => {
+  it('gives the AppSecret to getToken only, and the fixed outbound IP to getToken and the paying function only', () => {
     const rendered = loadCloudbaseRc({ WX_OA_APPSECRET: 'THE-APP-SECRET' });
     for (const fn of rendered.functions) {
       const hasSecret = Object.values(fn.envVariables).includes('THE-APP-SECRET');
@@ -38,7 +38,13 @@ describe('cloudbaserc.json', () => {
     }
     const raw = JSON.parse(readFileSync(path.join(ROOT, 'cloudbaserc.json'), 'utf8')) as { functions: Array<{ name: string; envVariables?: Record<string, string> }> };
     expect(raw.functions.find((fn) => fn.name === 'getToken')?.envVariables?.WX_OA_APPSECRET).toBe('{{env.WX_OA_APPSECRET}}');
-    expect(rc.functions.filter((fn) => fn.publicNetConfig).map((fn) => fn.name)).toEqual(['getToken']);
+    // getToken for the official accounts' IP whitelist, sendRedPacket for the merchant's API allow-list (transfers).
+    expect(rc.functions.filter((fn) => fn.publicNetConfig).map((fn) => fn.name)).toEqual(['getToken', 'sendRedPacket']);
+  });
+
+  it('gives payNotify its HTTP-access route and nothing but the merchant id', () => {
+    expect(rc.functions.find((fn) => fn.name === 'payNotify')).toMatchObject({ path: '/pay/notify', envVariables: { PAY_MCH_ID: '' }, triggers: [] });
+    expect(Object.keys(rc.functions.find((fn) => fn.name === 'payNotify')!.envVariables)).toEqual(['PAY_MCH_ID']);
   });
 
   it('documents every templated variable in .env.example', () => {
@@ -83,6 +89,10 @@ describe('npm run build', () => {
       const bundle = readFileSync(byName[name]!.outfile, 'utf8');
       expect(bundle).not.toContain('cardExtSignature');
     }
+    // payNotify verifies, decrypts and records: no HTTP client, no claim engine, no red-packet code.
+    const notify = Object.keys(byName.payNotify!.packages);
+    expect(notify).toEqual(expect.arrayContaining(['shared/pay/v3/notify.ts', 'shared/claims/settlement.ts', 'shared/http/handler.ts']));
+    expect(notify.filter((p) => ['got', 'shared/claims/engine.ts', 'shared/pay/redpacket.ts', 'shared/pay/v3/http.ts', 'shared/claims/config.ts'].includes(p))).toEqual([]);
   });
 });
 
@@ -96,21 +106,45 @@ describe('npm run deploy', () => {
   };
 
   const redPackets = { WX_MP_APPID: 'wx00000000000000b2', PAY_MCH_ID: '1900000109', PAY_API_KEY: '0123456789abcdef0123456789abcdef' };
+  const transfers = { WX_MP_APPID: 'wx00000000000000b2', PAY_MCH_ID: '1900000109', PAY_V3_NOTIFY_URL: 'https://prod-1a2b3c-1300000000.ap-shanghai.app.tcloudbase.com/pay/notify' };
 
   it('accepts complete settings', () => {
-    expect(checkDeploySettings({ ...complete, ...redPackets })).toEqual([]);
-    expect(featuresOff({ ...complete, ...redPackets })).toEqual([]);
+    expect(checkDeploySettings({ ...complete, ...redPackets, ...transfers })).toEqual([]);
+    expect(featuresOff({ ...complete, ...redPackets, ...transfers })).toEqual([]);
   });
 
-  it('deploys without red packets when none of their settings is given, and says so', () => {
+  it('deploys without red packets and transfers when none of their settings is given, and says so', () => {
     expect(checkDeploySettings(complete)).toEqual([]);
-    expect(featuresOff(complete)).toEqual(['red packets (sendRedPacket): WX_MP_APPID, PAY_MCH_ID, PAY_API_KEY not set']);
+    expect(featuresOff(complete)).toEqual([
+      'red packets (sendRedPacket): WX_MP_APPID, PAY_MCH_ID, PAY_API_KEY not set',
+      'merchant transfers (sendRedPacket, payNotify): WX_MP_APPID, PAY_MCH_ID, PAY_V3_NOTIFY_URL not set',
+    ]);
+  });
+
+  it.each([
+    { case: 'red packets without transfers', settings: redPackets, off: ['merchant transfers (sendRedPacket, payNotify): PAY_V3_NOTIFY_URL not set'] },
+    // A merchant admitted after 2026-06-18 has transfers only, and no APIv2 key.
+    { case: 'transfers without red packets', settings: transfers, off: ['red packets (sendRedPacket): PAY_API_KEY not set'] },
+  ])('deploys $case, and says which feature is off', ({ settings, off }) => {
+    expect(checkDeploySettings({ ...complete, ...settings })).toEqual([]);
+    expect(featuresOff({ ...complete, ...settings })).toEqual(off);
   });
 
   it('stops on half of a feature\'s settings', () => {
     expect(checkDeploySettings({ ...complete, PAY_MCH_ID: '1900000109' })).toEqual([
       "WX_MP_APPID is missing (set it in .env; see .env.example) — or leave all of its feature's settings unset",
       "PAY_API_KEY is missing (set it in .env; see .env.example) — or leave all of its feature's settings unset",
+      "PAY_V3_NOTIFY_URL is missing (set it in .env; see .env.example) — or leave all of its feature's settings unset",
+    ]);
+  });
+
+  it.each([
+    { case: 'plain http', url: 'http://prod.example.com/pay/notify' },
+    { case: 'a query string', url: 'https://prod.example.com/pay/notify?mch=1' },
+    { case: 'another route than payNotify\'s', url: 'https://prod.example.com/notify' },
+  ])('refuses a transfer notify URL with $case', ({ url }) => {
+    expect(checkDeploySettings({ ...complete, ...transfers, PAY_V3_NOTIFY_URL: url })).toEqual([
+      'PAY_V3_NOTIFY_URL must be payNotify\'s public URL: https://<your HTTP access domain>/pay/notify (https, no query string, at most 256 characters)',
     ]);
   });
 
