@@ -8,6 +8,7 @@ import { DIST_DIR, type BuiltFunction } from '../build';
 import { loadCloudbaseRc, nodeTargetOf, ROOT } from '../lib/cloudbaserc';
 import { LOCAL_ACCOUNT, startStack, type Stack } from '../local/stack';
 import { benchRedPackets } from './redpacket';
+import { benchTransfers } from './transfer';
 
 /**
  * `npm run bench`: measurements printed as tables, each against a baseline measured in the same run.
@@ -257,6 +258,7 @@ async function main(): Promise<void> {
   table('Warm path through the function host (target: 0 database requests, 0 upstream calls per call)', await warmPath());
   table('Bundles: size and cold require() time (target: our code adds under 15 ms)', await bundles());
   for (const { title, rows } of await benchRedPackets()) table(title, rows);
+  for (const { title, rows } of await benchTransfers()) table(title, rows);
 }
 
 main().catch((error: unknown) => {

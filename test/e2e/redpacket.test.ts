@@ -201,7 +201,7 @@ describe('sendRedPacket through the function host', () => {
 
       await expect(cli('create', file)).resolves.toEqual({ code: 0, output: expect.stringContaining('cash packets for miniprogram users, 4 × random 1.00 元–5.00 元, budget 10.00 元') });
       await expect(cli('list')).resolves.toEqual({ code: 0, output: expect.stringMatching(/^cli-made\s+cash\s+0\/4\s+0\.00 元 of 10\.00 元/m) });
-      await expect(cli('show', 'cli-made')).resolves.toEqual({ code: 0, output: expect.stringContaining('claims   RESERVED 0, SENDING 0, UNKNOWN 0, HELD 0, SENT 0, RECEIVED 0, FAILED 0') });
+      await expect(cli('show', 'cli-made')).resolves.toEqual({ code: 0, output: expect.stringContaining('claims   RESERVED 0, SENDING 0, UNKNOWN 0, WAITING 0, HELD 0, SENT 0, RECEIVED 0, FAILED 0') });
       await expect(cli('create', file)).rejects.toThrow('Campaign cli-made exists already');
     });
 
