@@ -703,6 +703,9 @@ async function settle(drive: Drive, claim: ClaimDoc, status: 'SENT' | 'RECEIVED'
 async function waiting(drive: Drive, claim: ClaimDoc, reply: PayoutReply): Promise<ClaimDoc | null> {
   const receipt = reply.receipt ?? {};
   raise(drive, claim, reply);
+  const nextAttemptAtMs = drive.deps.now() + reply.retryAfterMs;
+  // Nothing more for this drive to do (no re-send, the next look after its deadline): the lease goes back in the same write.
+  const ends = reply.refetch === undefined && nextAttemptAtMs > drive.deadlineMs - 1_000;
   return transition(drive, claim, {
     set: {
       status: 'WAITING',
@@ -713,7 +716,8 @@ async function waiting(drive: Drive, claim: ClaimDoc, reply: PayoutReply): Promi
       billnoUncertain: true,
       uncertainSinceMs: null,
       lastError: reply.alert ?? null,
-      nextAttemptAtMs: drive.deps.now() + reply.retryAfterMs,
+      nextAttemptAtMs,
+      ...(ends ? { leaseOwner: null, leaseUntilMs: 0 } : {}),
     },
     inc: { queryCount: 1 },
   });

@@ -463,3 +463,39 @@ describe('APIv3 keys stored in the database with the CLI', () => {
     expect((await flushNotifies(stack)).map((notify) => notify.attempts.map((attempt) => attempt.status))).toEqual([[200]]);
   });
 });
+
+describe('what a warm transfer claim costs (one instance, so it is warm)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startTestStack({ instancesPerFunction: 1, payTransfers: { tickMs: 0 } });
+    await openTransferCampaign(stack, { id: 'tr-cost' });
+    await expect(claim(stack, 'tr-cost', transferUser('warmup').caller)).resolves.toMatchObject({ ok: true });
+  });
+  afterAll(() => stack.close());
+
+  const database = async (): Promise<{ total: number; byAction: Record<string, number> }> => ((await (await fetch(`${stack.url}/__local/stats`)).json()) as { database: { total: number; byAction: Record<string, number> } }).database;
+  const databaseRequests = async (): Promise<number> => (await database()).total;
+  const updates = async (): Promise<number> => (await database()).byAction['database.modifyDocument'] ?? 0;
+  const payRequests = async (): Promise<number> => Object.values((await payControl(stack, 'GET', 'transfers/stats')).calls as Record<string, number>).reduce((sum, count) => sum + count, 0);
+
+  it('makes the 7 database requests a packet makes (8 for the first create of a second) and one create; a repeat call 2 and none', async () => {
+    const user = transferUser('cost1');
+    const [requestsBefore, payBefore, updatesBefore] = [await databaseRequests(), await payRequests(), await updates()];
+
+    await expect(claim(stack, 'tr-cost', user.caller)).resolves.toMatchObject({ ok: true });
+    const requests = (await databaseRequests()) - requestsBefore;
+    // The campaign's counters (in the transaction), the pacing increment, and the outcome, which also gives the lease back (no write of its own).
+    const updatesMade = (await updates()) - updatesBefore;
+    const creates = (await payRequests()) - payBefore;
+    await expect(claim(stack, 'tr-cost', user.caller)).resolves.toMatchObject({ ok: true });
+
+    // start + campaign read + claim insert (with its body) + campaign update + commit, pacing, the outcome (which gives the lease back).
+    expect(requests).toBeGreaterThanOrEqual(7);
+    expect(requests).toBeLessThanOrEqual(8);
+    expect(creates).toBe(1);
+    expect(updatesMade).toBe(3);
+    // The claim read and its call count; the waiting bill's package is answered without asking WeChat.
+    expect((await databaseRequests()) - requestsBefore - requests).toBe(2);
+    expect((await payRequests()) - payBefore).toBe(1);
+  });
+});
