@@ -201,7 +201,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
         : `scene ${campaign.transfer.sceneId}, "${campaign.transfer.remark}"`;
       print(`${campaign._id}: ${kindOf(campaign)} for ${campaign.eligibility} users, ${describeAmount(campaign)}, ${what}`);
       print(`  window   ${beijing(campaign.startsAtMs)} → ${beijing(campaign.endsAtMs)}`);
-      print(`  claimed  ${campaign.claimedCount} of ${campaign.packetCount} packets, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`);
+      print(`  claimed  ${campaign.claimedCount} of ${campaign.packetCount} ${campaign.payout === 'transfer' ? 'transfers' : 'packets'}, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`);
       if (campaign.returnedAmountsFen.length > 0) {
         print(`  returned ${campaign.returnedAmountsFen.length} amount(s), ${yuan(campaign.returnedAmountsFen.reduce((sum, fen) => sum + fen, 0))}, offered again (transfers closed unpaid)`);
       }

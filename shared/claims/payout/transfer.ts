@@ -106,6 +106,8 @@ export const BILL_STATE_POLICY: Readonly<Record<TransferState, { outcome: Outcom
 const EXPECTED_CLOSE_MS = 24 * 3_600_000;
 /** After the expected close, a bill still waiting is looked at this often. */
 const AFTER_CLOSE_WATCH_MS = 10 * 60_000;
+/** Looks at a PROCESSING bill (2 s, doubling: about two minutes) after which the operator hears of it. */
+const STUCK_PROCESSING_LOOKS = 6;
 
 /**
  * What an error answer means for the claim, by the action shared/pay/v3/policy.ts gives it. No
@@ -247,7 +249,14 @@ export function billReply(
   }
   const hasPackage = bill.packageInfo !== undefined || claim.package !== null;
   const refetch = policy.refetch === 'always' || (policy.refetch === 'without-package' && !hasPackage);
-  return { outcome: Outcome.WAITING, code: bill.state, retryAfterMs, transient: false, receipt, ...(refetch ? { refetch: true as const } : {}) };
+  // WeChat locks the funds within seconds; a bill that stays PROCESSING usually waits for a top-up (T-out).
+  const alert = bill.state === 'PROCESSING' && claim.queryCount >= STUCK_PROCESSING_LOOKS
+    ? 'PROCESSING: a transfer bill has been locking its funds for minutes, which usually means the 运营账户 is too low: top it up in 商户平台'
+    : undefined;
+  return {
+    outcome: Outcome.WAITING, code: bill.state, retryAfterMs, transient: false, receipt,
+    ...(refetch ? { refetch: true as const } : {}), ...(alert === undefined ? {} : { alert }),
+  };
 }
 
 /** An error answer (or none) of a transfer-bills call as the engine's reply. */

@@ -70,6 +70,11 @@ describe('the bill states', () => {
     expect(transferRefusalFor(reply.code)).toBe(refusal);
   });
 
+  it('tells the operator about a bill that stays PROCESSING (a low 运营账户), not about one that just started', () => {
+    expect(billReply({ state: 'PROCESSING' }, { ...FRESH, queryCount: 1 }, CREATED_MS).alert).toBeUndefined();
+    expect(billReply({ state: 'PROCESSING' }, { ...FRESH, queryCount: 6 }, CREATED_MS).alert).toMatch(/运营账户 is too low/);
+  });
+
   it('tells the operator about a close that is the merchant\'s to fix', () => {
     expect(billReply({ state: 'FAIL', failReason: 'TRANSFER_SCENE_INVALID' }, FRESH, CREATED_MS).alert).toMatch(/transferSceneId is not a scene the merchant holds/);
     expect(billReply({ state: 'FAIL', failReason: 'OVERDUE_CLOSE' }, FRESH, CREATED_MS).alert).toBeUndefined();
