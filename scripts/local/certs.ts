@@ -92,6 +92,64 @@ export async function ensureTestCertificates(dir: string, options: { mchId: stri
   });
 }
 
+/** WeChat Pay's side of APIv3 in the sandbox: the 微信支付公钥 it signs with, and a platform certificate (the older mode). */
+export interface PayV3TestKeys {
+  /** `PUB_KEY_ID_` + 28 digits, like the id 商户平台 shows next to the public key. */
+  publicKeyId: string;
+  publicKeyPem: string;
+  privateKeyPem: string;
+  /** A platform certificate signed by the test CA, and its key; its serial is what `Wechatpay-Serial` names in that mode. */
+  platformCertPem: string;
+  platformKeyPem: string;
+}
+
+/**
+ * Returns WeChat Pay's APIv3 keys for the sandbox from `dir` (the folder of
+ * {@link ensureTestCertificates}, whose CA signs the platform certificate), generating whatever
+ * is missing. The merchant side needs nothing new: APIv3 signs with the same merchant API
+ * certificate the v2 calls present over TLS.
+ */
+export async function ensurePayV3TestKeys(dir: string): Promise<PayV3TestKeys> {
+  await mkdir(dir, { recursive: true });
+  const file = (name: string): string => path.join(dir, name);
+  const names = {
+    caCert: file('ca.pem'),
+    caKey: file('ca.key'),
+    publicKeyId: file('wechatpay-public-key-id.txt'),
+    publicKey: file('wechatpay-public-key.pem'),
+    privateKey: file('wechatpay-private-key.pem'),
+    platformCert: file('wechatpay-platform.pem'),
+    platformKey: file('wechatpay-platform.key'),
+  };
+  return withFolderLock(file('.certs.lock'), async () => {
+    if (!(await allExist([names.caCert, names.caKey]))) throw new Error(`no test CA in ${dir}: call ensureTestCertificates first`);
+    if (!(await allExist([names.publicKeyId, names.publicKey, names.privateKey]))) {
+      const suffix = `.${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        await openssl(dir, ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', names.privateKey + suffix]);
+        await openssl(dir, ['pkey', '-in', names.privateKey + suffix, '-pubout', '-out', names.publicKey + suffix]);
+        const digits = Array.from(randomBytes(28), (byte) => String(byte % 10)).join('');
+        await writeFile(names.publicKeyId + suffix, `PUB_KEY_ID_${digits}\n`);
+        await rename(names.privateKey + suffix, names.privateKey);
+        await rename(names.publicKey + suffix, names.publicKey);
+        await rename(names.publicKeyId + suffix, names.publicKeyId);
+      } finally {
+        await Promise.all([names.privateKey, names.publicKey, names.publicKeyId].map((leftover) => rm(leftover + suffix, { force: true })));
+      }
+    }
+    if (!(await allExist([names.platformCert, names.platformKey]))) {
+      await issueLeaf(dir, names, names.platformCert, names.platformKey, '/O=Tenpay.com/OU=Local Sandbox/CN=Tenpay.com Platform Certificate', [
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+      ]);
+    }
+    const [publicKeyId, publicKeyPem, privateKeyPem, platformCertPem, platformKeyPem] = await Promise.all([
+      readFile(names.publicKeyId, 'utf8'), readFile(names.publicKey, 'utf8'), readFile(names.privateKey, 'utf8'),
+      readFile(names.platformCert, 'utf8'), readFile(names.platformKey, 'utf8'),
+    ]);
+    return { publicKeyId: publicKeyId.trim(), publicKeyPem, privateKeyPem, platformCertPem, platformKeyPem };
+  });
+}
+
 /** A key and a certificate signed by the CA; written under temporary names, then renamed, so no half file survives a crash. */
 async function issueLeaf(
   dir: string,

@@ -8,8 +8,8 @@ import { hasFixedEgressIp, loadCloudbaseRc, ROOT } from '../lib/cloudbaserc';
 import { createLocalCloudBase, type LocalCloudBase } from './cloudbase';
 import { createFunctionHost, type Caller, type FunctionHost, type InvocationResult } from './host';
 import { createWechatSandbox, type WechatSandbox } from './sandbox';
-import { ensureTestCertificates } from './certs';
-import { PAY_CONTROL_PREFIX, startPaySandbox, type PaySandbox } from './paysandbox';
+import { ensurePayV3TestKeys, ensureTestCertificates } from './certs';
+import { PAY_CONTROL_PREFIX, startPaySandbox, type PaySandbox, type PayV3SandboxOptions } from './paysandbox';
 
 /**
  * The values the local stack runs with. They are not secrets: the sandbox knows them and
@@ -23,6 +23,8 @@ export const LOCAL_ACCOUNT = {
   /** The local WeChat Pay merchant (商户号) and its APIv2 key; the Pay sandbox knows only these. */
   mchId: '1900000109',
   payApiKey: 'LocalSandboxPayApiKey00000000001',
+  /** The merchant's APIv3 key (notify resources are encrypted with it). */
+  payApiV3Key: 'LocalSandboxPayApiV3Key000000001',
 } as const;
 
 /** The "fixed outbound IP" of the local environment: getToken's sockets leave from here. */
@@ -57,6 +59,8 @@ export interface StackOptions {
   certsDir?: string;
   /** The Pay sandbox: the merchant's starting balance and WeChat's limits (defaults: 1,000,000 fen, 30/s, 10 and 100000 fen per user a day). */
   paySandbox?: { balanceFen?: number; rateLimitPerSecond?: number; userDailyCount?: number; userDailyAmountFen?: number; sendingDelayMs?: number };
+  /** The Pay sandbox's APIv3 transfers: timings, limits, query lag (defaults: WeChat's; notifies to `/pay/notify` of this stack). */
+  payTransfers?: Omit<PayV3SandboxOptions, 'merchants' | 'wechatPay'>;
   /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS; the certificate as p12 or PEM). */
   redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem' };
 }
@@ -201,6 +205,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...options.sandbox,
     }, snapshotFile('wechat'));
     const certs = await ensureTestCertificates(certsDir, { mchId: LOCAL_ACCOUNT.mchId });
+    const v3Keys = await ensurePayV3TestKeys(certsDir);
     const { balanceFen, ...payLimits } = options.paySandbox ?? {};
     pay = await startPaySandbox({
       merchants: [{
@@ -211,6 +216,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }],
       tls: { caPem: certs.caPem, certPem: certs.serverCertPem, keyPem: certs.serverKeyPem },
       ...payLimits,
+      // APIv3 signs with the same merchant API certificate; WeChat's side is the sandbox's key pair,
+      // and notifies go to this stack's payNotify route (HTTP access `/pay/notify`).
+      v3: {
+        merchants: [{ mchId: LOCAL_ACCOUNT.mchId, apiV3Key: LOCAL_ACCOUNT.payApiV3Key, merchantCertPem: certs.merchantCertPem, balanceFen: balanceFen ?? 1_000_000 }],
+        wechatPay: {
+          publicKeyId: v3Keys.publicKeyId,
+          privateKeyPem: v3Keys.privateKeyPem,
+          platformCertPem: v3Keys.platformCertPem,
+          platformKeyPem: v3Keys.platformKeyPem,
+        },
+        notifyUrl: `${url}/pay/notify`,
+        ...options.payTransfers,
+      },
     }, snapshotFile('pay'));
 
     // Only the local stack trusts the sandbox's CA and hands the certificate over in the environment;

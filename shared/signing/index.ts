@@ -25,6 +25,27 @@ export {
   type DecryptPushInput,
   type EncryptedReplyInput,
 } from './message-crypto';
+export {
+  payV3SigningString,
+  payV3Authorization,
+  payV3MessageBytes,
+  rsaSha256Sign,
+  verifyPayV3Signature,
+  decryptAeadAesGcm,
+  encryptAeadAesGcm,
+  encryptPayV3SensitiveField,
+  decryptPayV3SensitiveField,
+  PAY_V3_SIGNATURE_TYPE,
+  PAY_V3_MAX_CLOCK_SKEW_SECONDS,
+  PAY_V3_SIGNATURE_PROBE_PREFIX,
+  type PayV3Key,
+  type PayV3SigningStringInput,
+  type PayV3AuthorizationInput,
+  type PayV3SignedMessage,
+  type PayV3Verification,
+  type PayV3VerifyFailure,
+  type AeadAesGcmInput,
+} from './pay-v3';
 export { createNonce, unixSeconds } from './nonce';
 export { safeEqual } from './compare';
 export {

@@ -104,6 +104,14 @@ export const COLLECTIONS = {
   cardRedemptions: 'card_redemptions',
   /** Who received a code, from verified card events (`_id` = `<cardId>:<code>`): decryptCode's proof for unlinked users. */
   cardCodeOwners: 'card_code_owners',
+  /** Console operators (`_id` = sign-in name): scrypt password hash, created and removed only by the CLI. */
+  consoleOperators: 'ops_operators',
+  /** Console sessions (`_id` = SHA-256 of the cookie's token, never the token itself). */
+  consoleSessions: 'ops_sessions',
+  /** Sign-in attempts per account name and per client IP: the console's rate limit and lock-out, shared by every instance. */
+  consoleSignInLimits: 'ops_sign_in_limits',
+  /** Every change made through the console or the operator CLI: who, what, when, from where. */
+  consoleAudit: 'ops_audit',
   /** Red-packet campaigns: definition, budget and claim counters (`_id` = campaign id). */
   redPacketCampaigns: 'rp_campaigns',
   /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
@@ -116,12 +124,6 @@ export const COLLECTIONS = {
   redPacketCounters: 'rp_counters',
   /** Merchant API certificates by mch_id, when they are not in the environment. */
   payMerchantCerts: 'pay_merchant_certs',
-  /** Console operators (`_id` = sign-in name): scrypt password hash, created and removed only by the CLI. */
-  consoleOperators: 'ops_operators',
-  /** Console sessions (`_id` = SHA-256 of the cookie's token, never the token itself). */
-  consoleSessions: 'ops_sessions',
-  /** Sign-in attempts per account name and per client IP: the console's rate limit and lock-out, shared by every instance. */
-  consoleSignInLimits: 'ops_sign_in_limits',
-  /** Every change made through the console or the operator CLI: who, what, when, from where. */
-  consoleAudit: 'ops_audit',
+  /** APIv3 key material by mch_id (merchant key and serial, APIv3 key, WeChat Pay public key / platform certificates), when not in the environment. */
+  payV3Keys: 'pay_v3_keys',
 } as const;
