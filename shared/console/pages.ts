@@ -48,7 +48,6 @@ export function layout(frame: PageFrame, title: string, active: string, body: Ht
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>${title} · Console</title>
 ${frame.assets.styles.map((href) => html`<link rel="stylesheet" href="${href}">`)}
 <script src="${frame.assets.script}" defer></script>

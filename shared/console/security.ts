@@ -1,6 +1,6 @@
 /**
  * Headers every console answer carries: a CSP without inline script or style (the pages have
- * none; charts read a JSON block), no framing (clickjacking), no referrer (console URLs carry
+ * none; charts read a JSON block), no framing (clickjacking), no referrer to other sites (console URLs carry
  * campaign ids and filters), no caching of data (shared/http's default `no-store`; only the
  * content-hashed assets are cached).
  */
@@ -22,7 +22,8 @@ export const CONTENT_SECURITY_POLICY = [
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': CONTENT_SECURITY_POLICY,
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: under it browsers send `Origin: null` with same-origin POSTs, which the origin check must refuse.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
   'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',

@@ -112,14 +112,14 @@ export const COLLECTIONS = {
   consoleSignInLimits: 'ops_sign_in_limits',
   /** Every change made through the console or the operator CLI: who, what, when, from where. */
   consoleAudit: 'ops_audit',
+  /** Per campaign (`_id` = campaign id): refusals by reason and Pay error codes, counted as they happen (the console reads them). */
+  redPacketStats: 'rp_campaign_stats',
   /** Red-packet campaigns: definition, budget and claim counters (`_id` = campaign id). */
   redPacketCampaigns: 'rp_campaigns',
   /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
   redPacketSlots: 'rp_slots',
   /** One claim per (campaign, user) (`_id` = `<campaignId>:<userKey>`): the reservation and its payment state. */
   redPacketClaims: 'rp_claims',
-  /** Per campaign (`_id` = campaign id): refusals by reason and Pay error codes, counted as they happen (the console reads them). */
-  redPacketStats: 'rp_campaign_stats',
   /** Rate-limit and pacing counters, one per key and time window; swept by the reconciler. */
   redPacketCounters: 'rp_counters',
   /** Merchant API certificates by mch_id, when they are not in the environment. */
