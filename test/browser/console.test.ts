@@ -22,7 +22,9 @@ async function textOf(page: Browser['page'], selector: string): Promise<string> 
 const OPERATOR = { name: 'ops-alice', password: 'correct horse battery staple' };
 const describeInBrowser = chromiumInstalled ? describe : describe.skip;
 if (!chromiumInstalled) {
-  // CI installs it (.ci/run); a developer without it sees why these tests did not run.
+  // CI installs it (.ci/run): there a missing browser is a failure, not a skip.
+  if (process.env.CI === 'true') throw new Error(`No Chromium at ${CHROMIUM_PATH} on CI: .ci/run should have installed it`);
+  // A developer without it sees why these tests did not run.
   console.warn(`SKIPPED the console's browser tests: no Chromium at ${CHROMIUM_PATH} (apt-get install -y --no-install-recommends chromium)`);
 }
 
