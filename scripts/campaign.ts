@@ -18,6 +18,7 @@ import tcb from '@cloudbase/node-sdk';
 import { InputError, NotFoundError } from '../shared/errors';
 import { certificateFrom, createMerchantAgent } from '../shared/pay/certificate';
 import { planCampaign } from '../shared/redpacket/campaign';
+import { parseCampaignTime } from '../shared/relative-time';
 import type { CampaignDoc, ClaimDoc, ClaimStatus } from '../shared/redpacket/model';
 import { unwrapEnvelope } from '../shared/platform';
 import { createNodeSdkStore } from '../shared/store/nodeSdk';
@@ -26,9 +27,20 @@ import { linkUser } from '../shared/users/links';
 import { ROOT } from './lib/cloudbaserc';
 import { LOCAL_ACCOUNT } from './local/stack';
 
+/** `"startsAt": "now"`, `"endsAt": "+7d"` as epoch ms (shared/relative-time.ts); anything else is left for the validator to judge. */
+function withAbsoluteTimes(raw: unknown, nowMs: number): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  for (const field of ['startsAt', 'endsAt']) {
+    const ms = parseCampaignTime(out[field], nowMs);
+    if (Number.isFinite(ms)) out[field] = ms;
+  }
+  return out;
+}
+
 /** Writes a new campaign: every slot first (replacing leftovers of an interrupted run), the campaign document last. */
 export async function createCampaign(store: DocumentStore, raw: unknown, nowMs: number = Date.now()): Promise<CampaignDoc> {
-  const plan = planCampaign(raw, { nowMs });
+  const plan = planCampaign(withAbsoluteTimes(raw, nowMs), { nowMs });
   if ((await store.get(COLLECTIONS.redPacketCampaigns, plan.campaign._id)) !== null) {
     throw new InputError(`Campaign ${plan.campaign._id} exists already; campaigns are never changed, create one with another id`, 'id');
   }
