@@ -24,6 +24,7 @@ import { unwrapEnvelope } from '../shared/platform';
 import { createNodeSdkStore } from '../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore } from '../shared/store/port';
 import { linkUser } from '../shared/users/links';
+import { ensureLocalStack } from './lib/cli';
 import { ROOT } from './lib/cloudbaserc';
 import { LOCAL_ACCOUNT } from './local/stack';
 
@@ -155,6 +156,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
     print(USAGE);
     return command === undefined ? 1 : 0;
   }
+  if (localUrl !== undefined) await ensureLocalStack(localUrl);
   const target = connect(localUrl);
   switch (command) {
     case 'create': {

@@ -47,9 +47,9 @@ describe('npm run demo', () => {
   it('stops with a clear message and a failing exit code when no stack answers', async () => {
     const lines: string[] = [];
 
-    const code = await runDemo('http://127.0.0.1:9', (line) => lines.push(line));
+    const code = await runDemo('http://127.0.0.1:1', (line) => lines.push(line));
 
     expect(code).toBe(1);
-    expect(lines.join('\n')).toContain('No local stack answers at http://127.0.0.1:9');
+    expect(lines.join('\n')).toContain('No local stack answers at http://127.0.0.1:1');
   });
 });
