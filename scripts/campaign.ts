@@ -3,10 +3,11 @@
  *
  *   npx tsx scripts/campaign.ts [--local [URL]] create <campaign.json>   validate, then write slots and the campaign
  *   npx tsx scripts/campaign.ts [--local [URL]] list                     every campaign, newest first
- *   npx tsx scripts/campaign.ts [--local [URL]] show <id>                counters and claims by state
+ *   npx tsx scripts/campaign.ts [--local [URL]] show <id>                counters, claims by state, held and uncertain claims
  *   npx tsx scripts/campaign.ts [--local [URL]] link <unionid> <openid>  map a user to their official-account openid (cash packets)
  *   npx tsx scripts/campaign.ts [--local [URL]] cert (--p12 FILE [--passphrase P] | --pem CERT KEY)   store the merchant certificate
- *   npx tsx scripts/campaign.ts [--local [URL]] settle                   run the reconciler now, ignoring back-off
+ *   npx tsx scripts/campaign.ts [--local [URL]] settle [claimId]         run the reconciler now (or on one claim), ignoring back-off
+ *   npx tsx scripts/campaign.ts [--local [URL]] reissue <claimId>        a HELD claim's new packet, once WeChat refunded the first
  *
  * `--local` talks to `npm start` (http://127.0.0.1:3000 unless a URL is given); otherwise ENV_ID and
  * TENCENTCLOUD_SECRETID/SECRETKEY come from .env or the environment.
@@ -17,9 +18,10 @@ import { parseEnv } from 'node:util';
 import tcb from '@cloudbase/node-sdk';
 import { InputError, NotFoundError } from '../shared/errors';
 import { certificateFrom, createMerchantAgent } from '../shared/pay/certificate';
-import { planCampaign } from '../shared/redpacket/campaign';
+import { planCampaign } from '../shared/claims/campaign';
+import { isUncertainForLong } from '../shared/claims/engine';
+import { CLAIM_STATUSES, readCampaign, readClaim, type CampaignDoc, type ClaimDoc, type ClaimStatus } from '../shared/claims/model';
 import { parseCampaignTime } from '../shared/relative-time';
-import type { CampaignDoc, ClaimDoc, ClaimStatus } from '../shared/redpacket/model';
 import { unwrapEnvelope } from '../shared/platform';
 import { createNodeSdkStore } from '../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore } from '../shared/store/port';
@@ -57,25 +59,37 @@ export async function createCampaign(store: DocumentStore, raw: unknown, nowMs: 
 }
 
 /** Campaigns, newest first (at most 100). */
-export function listCampaigns(store: DocumentStore): Promise<CampaignDoc[]> {
-  return store.find<CampaignDoc>(COLLECTIONS.redPacketCampaigns, {}, { limit: 100, orderBy: { field: 'createdAtMs', direction: 'desc' } });
+export async function listCampaigns(store: DocumentStore): Promise<CampaignDoc[]> {
+  return (await store.find<CampaignDoc>(COLLECTIONS.redPacketCampaigns, {}, { limit: 100, orderBy: { field: 'createdAtMs', direction: 'desc' } })).map(readCampaign);
 }
 
-/** A campaign, its claims counted by status, and the open ones (at most 20) with their last error. */
+/** An open or held claim as `show` lists it. */
+export type ClaimSummary = Pick<ClaimDoc, '_id' | 'status' | 'mchBillno' | 'attempt' | 'lastError' | 'heldReason' | 'nextAttemptAtMs' | 'uncertainSinceMs' | 'queryOnly'>;
+
+/**
+ * A campaign, its claims counted by status, the HELD ones (they need the operator) and the open
+ * ones (at most 20 each), oldest uncertainty first, with their last error.
+ */
 export async function campaignSummary(store: DocumentStore, id: string): Promise<{
   campaign: CampaignDoc;
   claimsByStatus: Record<ClaimStatus, number>;
-  open: Array<Pick<ClaimDoc, '_id' | 'status' | 'mchBillno' | 'attempt' | 'lastError' | 'nextAttemptAtMs'>>;
+  held: ClaimSummary[];
+  open: ClaimSummary[];
 }> {
-  const campaign = await store.get<CampaignDoc>(COLLECTIONS.redPacketCampaigns, id);
-  if (campaign === null) throw new NotFoundError(`No campaign ${id}`);
-  const statuses: ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN', 'SENT', 'RECEIVED', 'FAILED'];
-  const counts = await Promise.all(statuses.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status })));
+  const stored = await store.get<CampaignDoc>(COLLECTIONS.redPacketCampaigns, id);
+  if (stored === null) throw new NotFoundError(`No campaign ${id}`);
+  const counts = await Promise.all(CLAIM_STATUSES.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status })));
+  const summary = (doc: ClaimDoc): ClaimSummary => {
+    const { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly } = readClaim(doc);
+    return { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly };
+  };
+  const held = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: 'HELD' }, { limit: 20 });
   const open = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: { in: ['RESERVED', 'SENDING', 'UNKNOWN'] } }, { limit: 20 });
   return {
-    campaign,
-    claimsByStatus: Object.fromEntries(statuses.map((status, index) => [status, counts[index]!])) as Record<ClaimStatus, number>,
-    open: open.map(({ _id, status, mchBillno, attempt, lastError, nextAttemptAtMs }) => ({ _id, status, mchBillno, attempt, lastError, nextAttemptAtMs })),
+    campaign: readCampaign(stored),
+    claimsByStatus: Object.fromEntries(CLAIM_STATUSES.map((status, index) => [status, counts[index]!])) as Record<ClaimStatus, number>,
+    held: held.map(summary),
+    open: open.map(summary).sort((a, b) => (a.uncertainSinceMs ?? Infinity) - (b.uncertainSinceMs ?? Infinity)),
   };
 }
 
@@ -137,11 +151,12 @@ function connection(app: ReturnType<typeof tcb.init>, officialAppId: string, mch
 const USAGE = `usage: npx tsx scripts/campaign.ts [--local [URL]] <command>
   create <campaign.json>         validate and create a campaign (see README "Red packets")
   list                           list campaigns
-  show <id>                      a campaign's counters and claims
+  show <id>                      a campaign's counters, claims by state, held and uncertain claims
   link <unionid> <openid>        record a user's official-account openid (cash packets)
   cert --p12 FILE [--passphrase P] | cert --pem CERT_FILE KEY_FILE
                                  store the merchant API certificate in the database
-  settle                         run the reconciler now, ignoring back-off`;
+  settle [claimId]               run the reconciler now (on every open claim, or one), ignoring back-off
+  reissue <claimId>              give a HELD claim a new packet, once WeChat has refunded the first`;
 
 /** The CLI; returns the process exit code. */
 export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
@@ -164,7 +179,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
       const raw: unknown = JSON.parse(readFileSync(rest[0]!, 'utf8'));
       const campaign = await createCampaign(target.store, raw);
       print(`Created campaign ${campaign._id} on ${target.describe}:`);
-      print(`  ${campaign.kind} packets, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`);
+      print(`  ${campaign.payout} packets for ${campaign.eligibility} users, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`);
       print(`  from ${beijing(campaign.startsAtMs)} to ${beijing(campaign.endsAtMs)}`);
       return 0;
     }
@@ -172,19 +187,25 @@ export async function main(argv: string[], print: (line: string) => void = conso
       const campaigns = await listCampaigns(target.store);
       if (campaigns.length === 0) print(`No campaigns on ${target.describe}.`);
       for (const campaign of campaigns) {
-        print(`${campaign._id.padEnd(24)} ${campaign.kind.padEnd(11)} ${String(campaign.claimedCount).padStart(6)}/${String(campaign.packetCount).padEnd(6)} ` +
+        print(`${campaign._id.padEnd(24)} ${campaign.payout.padEnd(11)} ${String(campaign.claimedCount).padStart(6)}/${String(campaign.packetCount).padEnd(6)} ` +
           `${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}  until ${beijing(campaign.endsAtMs)}`);
       }
       return 0;
     }
     case 'show': {
       if (rest.length !== 1) break;
-      const { campaign, claimsByStatus, open } = await campaignSummary(target.store, rest[0]!);
-      print(`${campaign._id}: ${campaign.kind} packets, ${describeAmount(campaign)}, "${campaign.actName}" from ${campaign.sendName}`);
+      const { campaign, claimsByStatus, held, open } = await campaignSummary(target.store, rest[0]!);
+      const nowMs = Date.now();
+      print(`${campaign._id}: ${campaign.payout} packets for ${campaign.eligibility} users, ${describeAmount(campaign)}, "${campaign.actName}" from ${campaign.sendName}`);
       print(`  window   ${beijing(campaign.startsAtMs)} → ${beijing(campaign.endsAtMs)}`);
       print(`  claimed  ${campaign.claimedCount} of ${campaign.packetCount} packets, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`);
       print(`  claims   ${Object.entries(claimsByStatus).map(([status, count]) => `${status} ${count}`).join(', ')}`);
-      for (const claim of open) print(`  open     ${claim._id} ${claim.status} billno ${claim.mchBillno} (attempt ${claim.attempt}) ${claim.lastError ?? ''}`);
+      // HELD claims were paid but cannot be delivered: only the operator moves them (README "Red packets").
+      for (const claim of held) print(`  HELD     ${claim._id} billno ${claim.mchBillno} (attempt ${claim.attempt}): ${claim.heldReason ?? claim.lastError ?? ''}`);
+      for (const claim of open) {
+        const uncertain = claim.uncertainSinceMs === null ? '' : ` uncertain since ${beijing(claim.uncertainSinceMs)}${isUncertainForLong(claim, nowMs) ? ' (LONG: check this billno in 商户平台)' : ''}`;
+        print(`  open     ${claim._id} ${claim.status} billno ${claim.mchBillno} (attempt ${claim.attempt})${uncertain}${claim.queryOnly ? ' query-only' : ''} ${claim.lastError ?? ''}`.trimEnd());
+      }
       return 0;
     }
     case 'link': {
@@ -211,8 +232,19 @@ export async function main(argv: string[], print: (line: string) => void = conso
       return 0;
     }
     case 'settle': {
-      const report = await target.callFunction<Record<string, number>>('sendRedPacket', { action: 'reconcile', ignoreBackoff: true });
-      print(`Reconciler: ${Object.entries(report).map(([key, value]) => `${key} ${value}`).join(', ')}`);
+      if (rest.length > 1) break;
+      const { alerts, ...counts } = await target.callFunction<Record<string, number> & { alerts: string[] }>(
+        'sendRedPacket',
+        { action: 'reconcile', ignoreBackoff: true, ...(rest[0] === undefined ? {} : { claimId: rest[0] }) },
+      );
+      print(`Reconciler: ${Object.entries(counts).map(([key, value]) => `${key} ${value}`).join(', ')}`);
+      for (const alert of alerts) print(`  needs you: ${alert}`);
+      return 0;
+    }
+    case 'reissue': {
+      if (rest.length !== 1) break;
+      const reissued = await target.callFunction<{ claimId: string; attempt: number; mchBillno: string }>('sendRedPacket', { action: 'reissue', claimId: rest[0] });
+      print(`Reissued ${reissued.claimId}: attempt ${reissued.attempt}, billno ${reissued.mchBillno}; the user's next claim call pays it (the reconciler sends it meanwhile).`);
       return 0;
     }
     default:

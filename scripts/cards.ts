@@ -56,7 +56,7 @@ async function uploadLogo(admin: AdminContext, file: string): Promise<string> {
   const bytes = readFileSync(file);
   const { contentType } = checkLogo(bytes);
   const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
-  return uploadCardLogo(http, await admin.accessToken(), { bytes, filename: path.basename(file), contentType });
+  return admin.withAccessToken((accessToken) => uploadCardLogo(http, accessToken, { bytes, filename: path.basename(file), contentType }));
 }
 
 async function register(admin: AdminContext, out: Output, cardId: string, flags: { customCode: boolean; bindOpenid: boolean; title: string }): Promise<void> {
@@ -101,7 +101,7 @@ async function run(parsed: ParsedArgs, out: Output): Promise<void> {
   switch (parsed.command) {
     case 'colors': {
       const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
-      const colors = await getCardColors(http, await admin.accessToken());
+      const colors = await admin.withAccessToken((accessToken) => getCardColors(http, accessToken));
       out.result({ colors }, () => colors.map((color) => `${color.name}  ${color.value}`));
       return;
     }
@@ -125,7 +125,7 @@ async function run(parsed: ParsedArgs, out: Output): Promise<void> {
       const problems = validateCardTemplate(template);
       if (problems.length > 0) throw new Error(`${file}: ${problems.join('; ')}`);
       const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
-      const cardId = await createCard(http, await admin.accessToken(), template);
+      const cardId = await admin.withAccessToken((accessToken) => createCard(http, accessToken, template));
       out.line(`card created: ${cardId}`);
       const registered = parsed.flags.get('register') === true;
       if (registered) await register(admin, out, cardId, templateFlags(template));

@@ -5,6 +5,7 @@ import { parseEnv } from 'node:util';
 import { envReader, readTokenFetcherConfig } from '../shared/config';
 import { COLLECTIONS } from '../shared/store/port';
 import { buildFunctions, DIST_DIR } from './build';
+import { cloudDatabaseAcl, type DatabaseAclApi } from './lib/database-acl';
 import { RC_PATH, ROOT, templateVariables } from './lib/cloudbaserc';
 import { findTcbCli, functionDefaultConfigSupport, perFunctionConfig, type TcbCli } from './lib/tcb-cli';
 import { applyFunctionSecurityRules, functionSecurityRules, RULES_CONSOLE_PATH, type FunctionRules } from './lib/function-rules';
@@ -159,8 +160,54 @@ async function ensureCollections(env: Record<string, string | undefined>): Promi
   }
 }
 
-/** The region of the TCB API call that sets the rules (the environment's region). */
+/** The region of the TCB API calls that set the rules and check permissions (the environment's region). */
 const DEFAULT_REGION = 'ap-shanghai';
+
+/**
+ * The accounts registry holds AppSecrets, push tokens and EncodingAESKeys: only server SDKs may
+ * read it. CloudBase's 仅管理端可读写 (ADMINONLY) keeps every mini-program and web client out;
+ * functions and operator scripts are the "管理端" and are not bound by it.
+ */
+export const ACCOUNTS_ACL = 'ADMINONLY';
+
+/** What to do by hand when deploy cannot check or set the permission itself. */
+export const ACCOUNTS_ACL_HOWTO =
+  `set the database permission of collection ${COLLECTIONS.accounts} to 仅管理端可读写 (ADMINONLY): ` +
+  `云开发控制台 → 数据库 → ${COLLECTIONS.accounts} → 数据权限 → 仅管理端可读写, ` +
+  `or \`tcb permission set collection:${COLLECTIONS.accounts} --level adminonly\` with the tcb CLI 3+`;
+
+/**
+ * Makes sure no client can read the accounts registry: reads the collection's permission and
+ * sets it to ADMINONLY when it is anything else (a custom security rule included), then reads it
+ * back. Returns what it found and did; throws when the permission does not end up ADMINONLY.
+ */
+export async function ensureAccountsPermission(api: DatabaseAclApi): Promise<string> {
+  const found = await api.describe(COLLECTIONS.accounts);
+  if (found === ACCOUNTS_ACL) return `collection ${COLLECTIONS.accounts}: permission ${ACCOUNTS_ACL} (仅管理端可读写), no client can read it`;
+  await api.modify(COLLECTIONS.accounts, ACCOUNTS_ACL);
+  const after = await api.describe(COLLECTIONS.accounts);
+  if (after !== ACCOUNTS_ACL) {
+    throw new Error(`collection ${COLLECTIONS.accounts} still has permission ${after} after setting ${ACCOUNTS_ACL}: ${ACCOUNTS_ACL_HOWTO}`);
+  }
+  return `collection ${COLLECTIONS.accounts}: permission was ${found}, set to ${ACCOUNTS_ACL} (仅管理端可读写)`;
+}
+
+async function checkAccountsPermission(env: Record<string, string | undefined>): Promise<void> {
+  if (!env.TENCENTCLOUD_SECRETID || !env.TENCENTCLOUD_SECRETKEY) {
+    console.log(`Database permission NOT CHECKED (TENCENTCLOUD_SECRETID/SECRETKEY are not set): ${ACCOUNTS_ACL_HOWTO}.`);
+    return;
+  }
+  const api = cloudDatabaseAcl({
+    envId: env.ENV_ID!,
+    credentials: { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN ? { sessionToken: env.TENCENTCLOUD_SESSIONTOKEN } : {}) },
+    region: env.TENCENTCLOUD_REGION || DEFAULT_REGION,
+  });
+  try {
+    console.log(await ensureAccountsPermission(api));
+  } catch (error) {
+    throw new Error(`Could not make sure no client can read the accounts registry (${(error as Error).message}). Before adding accounts, ${ACCOUNTS_ACL_HOWTO}.`);
+  }
+}
 
 /**
  * Applies the function security rules with the Tencent Cloud keys, or prints them and where to
@@ -208,6 +255,7 @@ async function main(): Promise<void> {
     console.log(`Deploy dry run: nothing is built or changed.\n✓ settings: ENV_ID ${env.ENV_ID}, official account ${env.WX_OA_APPID}`);
     const ready = dryRunReport(cli, (line) => console.log(line));
     console.log(`would build and run: tcb ${command.join(' ')}`);
+    console.log(`then create the collections and check that ${COLLECTIONS.accounts} has permission ${ACCOUNTS_ACL} (仅管理端可读写)`);
     console.log(`and set the function security rules (${RULES_CONSOLE_PATH}):\n${JSON.stringify(functionSecurityRules(), null, 2)}`);
     if (!ready) process.exit(1);
     return;
@@ -227,7 +275,10 @@ async function main(): Promise<void> {
     console.error(`tcb fn deploy failed (exit ${result.status ?? result.signal}). Nothing else was changed.`);
     process.exit(1);
   }
-  if (!args.skipCollections) await ensureCollections(env);
+  if (!args.skipCollections) {
+    await ensureCollections(env);
+    await checkAccountsPermission(env);
+  }
   if (!(await ensureFunctionSecurityRules(env))) process.exit(1);
   console.log(
     `\nDeployed. Check that getToken has the fixed outbound IP: CloudBase console → 云函数 → getToken → 函数配置 → 固定出口IP, ` +

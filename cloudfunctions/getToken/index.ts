@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import { AccountRegistry } from '../../shared/accounts/registry';
+import { readOptionalAppId } from '../../shared/accounts/validate';
 import { envReader, readTokenFetcherConfig } from '../../shared/config';
+import { AccountTokenOwners } from '../../shared/credentials/accounts';
 import { toInfo } from '../../shared/credentials/services';
-import { createTokenOwner } from '../../shared/credentials/services';
 import { cloudPlatform } from '../../shared/platform';
 import { allowOnlyFields, defineHandler, readEnum, readOptionalInt } from '../../shared/runtime';
 
-type Input = { action: 'refresh' } | { action: 'get'; rejectedVersion?: number } | { action: 'status' };
+type Input =
+  | { action: 'refresh' }
+  | { action: 'get'; appid?: string; rejectedVersion?: number }
+  | { action: 'status'; appid?: string };
 
 /**
- * getToken: the only fetcher of the official account's access_token. Runs on the environment's
- * fixed outbound IP; its timer refreshes ahead of expiry; it answers other functions and admins
- * with the cached version's metadata (the value stays in `wx_credentials`), and never a client.
+ * getToken: the only fetcher of the official accounts' access_tokens (`appid`, default the
+ * environment's account). Runs on the environment's fixed outbound IP; its timer refreshes every
+ * active account ahead of expiry; it answers other functions and admins with the cached version's
+ * metadata (the value stays in `wx_credentials`), and never a client.
  */
 export const main = defineHandler({
   name: 'getToken',
@@ -20,26 +26,30 @@ export const main = defineHandler({
     const env = envReader(process.env);
     const config = readTokenFetcherConfig(env);
     env.done();
-    return createTokenOwner(config, { store: cloudPlatform().store, log, instanceId: randomUUID() });
+    const { store } = cloudPlatform();
+    const registry = new AccountRegistry({ store, environment: { appId: config.appId, appSecret: config.appSecret } });
+    return new AccountTokenOwners(registry, config, { store, log, instanceId: randomUUID() });
   },
   parse: (event, caller): Input => {
     if (caller.type === 'timer') return { action: 'refresh' };
-    allowOnlyFields(event, ['action', 'rejectedVersion']);
+    allowOnlyFields(event, ['action', 'appid', 'rejectedVersion']);
     const action = readEnum(event, 'action', ['get', 'status'] as const, 'get');
-    if (action === 'status') return { action };
+    const appid = readOptionalAppId(event);
+    const account = appid === undefined ? {} : { appid };
+    if (action === 'status') return { action, ...account };
     const rejectedVersion = readOptionalInt(event, 'rejectedVersion', 0, Number.MAX_SAFE_INTEGER);
-    return rejectedVersion === undefined ? { action } : { action, rejectedVersion };
+    return { action, ...account, ...(rejectedVersion === undefined ? {} : { rejectedVersion }) };
   },
-  run: async (input, { deps: owner }) => {
+  run: async (input, { deps: owners }) => {
     switch (input.action) {
-      case 'refresh': {
-        const outcome = await owner.refreshIfDue();
-        return { refreshed: outcome.refreshed, ...toInfo('access_token', outcome.credential) };
-      }
-      case 'get':
+      case 'refresh':
+        return owners.refreshAll();
+      case 'get': {
+        const owner = await owners.owner(input.appid);
         return toInfo('access_token', await owner.get(input.rejectedVersion === undefined ? {} : { rejectedVersion: input.rejectedVersion }));
+      }
       case 'status':
-        return owner.status();
+        return (await owners.owner(input.appid)).status();
     }
   },
 });

@@ -5,21 +5,31 @@ import tcb from '@cloudbase/node-sdk';
 import { APPID_PATTERN } from '../../shared/config';
 import { unwrapEnvelope } from '../../shared/platform';
 import { createNodeSdkStore } from '../../shared/store/nodeSdk';
-import { COLLECTIONS, type DocumentStore } from '../../shared/store/port';
-import type { CredentialDoc } from '../../shared/credentials/model';
+import type { DocumentStore } from '../../shared/store/port';
+import { CredentialReader, withAccessToken } from '../../shared/credentials/reader';
+import type { CredentialInfo } from '../../shared/credentials/services';
 import { ROOT } from './cloudbaserc';
 
 /**
- * What an operator script needs: the environment's database, a way to call its functions, and the
- * access_token — obtained by calling the deployed getToken (a laptop is not on the whitelisted IP)
- * and then reading the value from `wx_credentials`, where getToken keeps it.
+ * What an operator script needs: the environment's database, a way to call its functions, and
+ * WeChat calls with an access_token. The token comes the way every function gets it: from
+ * `wx_credentials`, through the deployed getToken when missing or rejected (a laptop is not on the
+ * whitelisted IP, and a second fetcher would knock out the functions' token), never from WeChat.
  */
 export interface AdminContext {
   store: DocumentStore;
   officialAppId: string;
   apiBaseUrl: string;
   callFunction<T>(name: string, data: Record<string, unknown>): Promise<T>;
-  accessToken(): Promise<string>;
+  /**
+   * Runs `call` with the access_token of `appId` (default: the environment's official account).
+   * A rejected token (40001/40014/42001) is compare-and-expired and replaced once through getToken.
+   */
+  withAccessToken<T>(call: (accessToken: string) => Promise<T>, appId?: string): Promise<T>;
+  /** Whether the environment's account has its AppSecret in the functions' environment (WX_OA_APPSECRET). */
+  environmentHasAppSecret: boolean;
+  /** Where WeChat should push an account's messages: its server URL (服务器地址). */
+  pushUrlOf(appId: string): string;
   describe: string;
 }
 
@@ -28,7 +38,8 @@ export interface AdminTarget {
   localUrl?: string;
 }
 
-function fileEnv(): Record<string, string | undefined> {
+/** `.env`, `.env.local`, then the process environment on top: where operator scripts read settings. */
+export function fileEnv(): Record<string, string | undefined> {
   const merged: Record<string, string | undefined> = {};
   for (const file of ['.env', '.env.local']) {
     const full = path.join(ROOT, file);
@@ -42,6 +53,8 @@ export function connectAdmin(target: AdminTarget): AdminContext {
   let officialAppId: string;
   let apiBaseUrl: string;
   let describe: string;
+  let environmentHasAppSecret: boolean;
+  let pushBaseUrl: string | null;
   if (target.localUrl) {
     // Skips node-sdk's probe of metadata.tencentyun.com: the local stack is all on loopback.
     process.env.TENCENTCLOUD = 'true';
@@ -50,6 +63,8 @@ export function connectAdmin(target: AdminTarget): AdminContext {
     officialAppId = 'wx10ca1000000000a1';
     apiBaseUrl = target.localUrl;
     describe = `local stack at ${target.localUrl}`;
+    environmentHasAppSecret = true;
+    pushBaseUrl = target.localUrl;
   } else {
     const env = fileEnv();
     const missing = ['ENV_ID', 'WX_OA_APPID', 'TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY'].filter((name) => !env[name]);
@@ -61,6 +76,9 @@ export function connectAdmin(target: AdminTarget): AdminContext {
     officialAppId = env.WX_OA_APPID!;
     apiBaseUrl = env.WX_API_BASE_URL || 'https://api.weixin.qq.com';
     describe = `CloudBase environment ${env.ENV_ID}`;
+    environmentHasAppSecret = Boolean(env.WX_OA_APPSECRET);
+    // The HTTP access service's domain is the operator's (a custom domain in production).
+    pushBaseUrl = null;
   }
   const store = createNodeSdkStore(app.database());
   const callFunction = async <T>(name: string, data: Record<string, unknown>): Promise<T> => {
@@ -68,17 +86,28 @@ export function connectAdmin(target: AdminTarget): AdminContext {
     if (response.code) throw new Error(`calling ${name} failed: ${response.code} ${response.message ?? ''}`);
     return unwrapEnvelope<T>(name, response.result);
   };
+  const readers = new Map<string, CredentialReader>();
+  const tokensOf = (appId: string): CredentialReader => {
+    let reader = readers.get(appId);
+    if (!reader) {
+      reader = new CredentialReader({
+        store,
+        appId,
+        kind: 'access_token',
+        askOwner: (request) => callFunction<CredentialInfo>('getToken', { action: 'get', appid: appId, ...request }),
+      });
+      readers.set(appId, reader);
+    }
+    return reader;
+  };
   return {
     store,
     officialAppId,
     apiBaseUrl,
     describe,
     callFunction,
-    async accessToken() {
-      await callFunction('getToken', { action: 'get' });
-      const doc = await store.get<CredentialDoc>(COLLECTIONS.credentials, `${officialAppId}:access_token`);
-      if (!doc?.value) throw new Error('getToken answered but wx_credentials holds no access_token: check getToken\'s logs');
-      return doc.value;
-    },
+    withAccessToken: (call, appId = officialAppId) => withAccessToken(tokensOf(appId), call),
+    environmentHasAppSecret,
+    pushUrlOf: (appId) => `${pushBaseUrl ?? 'https://<your HTTP access domain>'}/wx/push/${appId}`,
   };
 }

@@ -1,15 +1,19 @@
 import http from 'node:http';
+import tcb from '@cloudbase/node-sdk';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { COLLECTIONS } from '../../shared/store/port';
+import type { AccountDoc } from '../../shared/accounts/model';
+import { seedAccount } from '../../shared/accounts/store';
+import { COLLECTIONS, type DocumentStore } from '../../shared/store/port';
+import { createNodeSdkStore } from '../../shared/store/nodeSdk';
 import { DIST_DIR } from '../build';
 import { hasFixedEgressIp, loadCloudbaseRc, ROOT } from '../lib/cloudbaserc';
 import { createLocalCloudBase, type LocalCloudBase } from './cloudbase';
 import { createFunctionHost, type Caller, type FunctionHost, type InvocationResult } from './host';
 import { createWechatSandbox, type WechatSandbox } from './sandbox';
 import { ensurePayV3TestKeys, ensureTestCertificates } from './certs';
-import { PAY_CONTROL_PREFIX, startPaySandbox, type PaySandbox, type PayV3SandboxOptions } from './paysandbox';
+import { PAY_CONTROL_PREFIX, startPaySandbox, type PayBehaviour, type PaySandbox, type PayV3SandboxOptions } from './paysandbox';
 
 /**
  * The values the local stack runs with. They are not secrets: the sandbox knows them and
@@ -26,6 +30,62 @@ export const LOCAL_ACCOUNT = {
   /** The merchant's APIv3 key (notify resources are encrypted with it). */
   payApiV3Key: 'LocalSandboxPayApiV3Key000000001',
 } as const;
+
+/** The one local Open Platform (开放平台) the accounts and the mini-program are bound to: a user has one unionid across them. */
+export const LOCAL_OPEN_PLATFORM_ID = 'local-open-platform';
+
+/** The local mini-program as WeChat knows it (its secret matters only to the sandbox). */
+export const LOCAL_MINI_PROGRAM = {
+  appId: LOCAL_ACCOUNT.miniProgramAppId,
+  appSecret: 'LocalSandboxMiniProgramSecret01',
+  name: '本地小程序',
+} as const;
+
+/**
+ * The local official accounts: the environment's verified service account (WX_OA_APPID, its
+ * AppSecret in WX_OA_APPSECRET as before) and two unverified subscription accounts from the
+ * registry, one per message mode. Local values, not secrets; `GET /__sandbox/accounts` lists them.
+ */
+export const LOCAL_OFFICIAL_ACCOUNTS = [
+  {
+    appId: LOCAL_ACCOUNT.officialAppId, kind: 'service', verified: true, name: '本地服务号', originalId: 'gh_10ca100000a1',
+    messageMode: 'safe', appSecret: LOCAL_ACCOUNT.officialAppSecret, pushToken: 'LocalPushTokenA1', encodingAESKey: 'LocalSandboxEncodingAESKeyOfAccountA1000000',
+  },
+  {
+    appId: 'wx10ca1000000000a2', kind: 'subscription', verified: false, name: '本地订阅号甲', originalId: 'gh_10ca100000a2',
+    messageMode: 'compatible', appSecret: 'LocalSandboxAppSecret0000000002', pushToken: 'LocalPushTokenA2', encodingAESKey: 'LocalSandboxEncodingAESKeyOfAccountA2000000',
+  },
+  {
+    appId: 'wx10ca1000000000a3', kind: 'subscription', verified: false, name: '本地订阅号乙', originalId: 'gh_10ca100000a3',
+    messageMode: 'plain', appSecret: 'LocalSandboxAppSecret0000000003', pushToken: 'LocalPushTokenA3', encodingAESKey: 'LocalSandboxEncodingAESKeyOfAccountA3000000',
+  },
+] as const;
+
+/** Where WeChat delivers an account's pushes on the local stack (the receivePush route). */
+export function localPushUrl(stackUrl: string, appId: string): string {
+  return `${stackUrl}/wx/push/${appId}`;
+}
+
+/**
+ * Writes the local accounts into the registry (`wx_accounts`) where it has never held them: a
+ * restart keeps an operator's changes and removals. The environment's account keeps its
+ * AppSecret in the environment, as a deployment does.
+ */
+export async function seedLocalAccounts(store: DocumentStore, nowMs: number = Date.now()): Promise<void> {
+  for (const account of LOCAL_OFFICIAL_ACCOUNTS) {
+    const doc: AccountDoc = {
+      _id: account.appId,
+      ...account,
+      appSecret: account.appId === LOCAL_ACCOUNT.officialAppId ? null : account.appSecret,
+      previousEncodingAESKey: null,
+      status: 'active',
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+      removedAtMs: 0,
+    };
+    await seedAccount(store, doc);
+  }
+}
 
 /** The "fixed outbound IP" of the local environment: getToken's sockets leave from here. */
 export const FIXED_EGRESS_ADDRESS = '127.0.0.2';
@@ -58,11 +118,15 @@ export interface StackOptions {
   /** Where the Pay sandbox's test CA and certificates live (reused when present). Default `.local/certs`, or a temp folder when dataDir is null. */
   certsDir?: string;
   /** The Pay sandbox: the merchant's starting balance and WeChat's limits (defaults: 1,000,000 fen, 30/s, 10 and 100000 fen per user a day). */
-  paySandbox?: { balanceFen?: number; rateLimitPerSecond?: number; userDailyCount?: number; userDailyAmountFen?: number; sendingDelayMs?: number };
+  paySandbox?: {
+    balanceFen?: number; rateLimitPerSecond?: number; userDailyCount?: number; userDailyAmountFen?: number; sendingDelayMs?: number;
+    /** How unkind it is (paid resends, gethbinfo lag and appids); default kind. */
+    behaviour?: Partial<PayBehaviour>;
+  };
   /** The Pay sandbox's APIv3 transfers: timings, limits, query lag (defaults: WeChat's; notifies to `/pay/notify` of this stack). */
   payTransfers?: Omit<PayV3SandboxOptions, 'merchants' | 'wechatPay'>;
-  /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS; the certificate as p12 or PEM). */
-  redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem' };
+  /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS, PAY_GETHBINFO_APPID; the certificate as p12 or PEM). */
+  redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem'; gethbinfoAppid?: 'official' | 'miniprogram' };
 }
 
 export interface Stack {
@@ -100,6 +164,11 @@ function readBody(req: http.IncomingMessage): Promise<void> {
     req.resume();
     req.on('end', resolve);
   });
+}
+
+/** The local CloudBase as operator scripts see it (@cloudbase/node-sdk with admin keys). */
+function adminStore(stackUrl: string): DocumentStore {
+  return createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stackUrl}/admin` } as never).database());
 }
 
 /**
@@ -200,7 +269,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // After the lock, before the rest: a second stack on the same data stops before it rebuilds dist/ under the first.
     await options.prepare?.();
     sandbox = createWechatSandbox({
-      accounts: [{ appid: LOCAL_ACCOUNT.officialAppId, secret: LOCAL_ACCOUNT.officialAppSecret }],
+      accounts: [
+        ...LOCAL_OFFICIAL_ACCOUNTS.map((account) => ({
+          appid: account.appId,
+          secret: account.appSecret,
+          kind: account.kind,
+          verified: account.verified,
+          originalId: account.originalId,
+          name: account.name,
+          push: { token: account.pushToken, encodingAESKey: account.encodingAESKey, mode: account.messageMode, url: localPushUrl(url, account.appId) },
+          openPlatformId: LOCAL_OPEN_PLATFORM_ID,
+        })),
+        { appid: LOCAL_MINI_PROGRAM.appId, secret: LOCAL_MINI_PROGRAM.appSecret, kind: 'miniprogram' as const, name: LOCAL_MINI_PROGRAM.name, openPlatformId: LOCAL_OPEN_PLATFORM_ID },
+      ],
       ipWhitelist: [FIXED_EGRESS_ADDRESS],
       ...options.sandbox,
     }, snapshotFile('wechat'));
@@ -240,6 +321,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       PAY_SENDS_PER_SECOND: String(redPacket.sendsPerSecond ?? 30),
       PAY_TIMEOUT_MS: String(redPacket.payTimeoutMs ?? 2000),
       RP_CLAIM_LEASE_MS: String(redPacket.claimLeaseMs ?? 30_000),
+      ...(redPacket.gethbinfoAppid === undefined ? {} : { PAY_GETHBINFO_APPID: redPacket.gethbinfoAppid }),
       ...(redPacket.certificate === 'pem'
         ? { PAY_MCH_CERT_PEM: certs.merchantCertPem, PAY_MCH_KEY_PEM: certs.merchantKeyPem }
         : { PAY_MCH_P12_BASE64: certs.merchantP12Base64 }),
@@ -262,6 +344,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(options.quiet ? { onLog: () => undefined } : {}),
     });
     hostRef.current = host;
+    // Through the /admin protocol like an operator's script, now that the stack answers requests.
+    await seedLocalAccounts(adminStore(url));
   } catch (error) {
     await closeStarted();
     throw error;

@@ -38,6 +38,23 @@ export interface CredentialDoc extends StoredDoc {
   lastError: CredentialFailure | null;
   /** Set by compare-and-expire when WeChat rejected this value (40001/42001). */
   rejectedAtMs: number;
+  /**
+   * When WeChat last handed back this very value while a caller reported it rejected (0 = never;
+   * reset whenever the value changes). Within `recheckAfterMs` of it, a rejection of this version
+   * is answered with the value as it is: WeChat's token endpoint is the authority on what is current.
+   */
+  confirmedAtMs: number;
+  /** How often WeChat's token endpoint contradicted a rejection of the value, and the last time it did. */
+  contradictions: number;
+  lastContradiction: CredentialContradiction | null;
+}
+
+/** A rejection WeChat's token endpoint did not agree with (it answered the rejected value again). */
+export interface CredentialContradiction {
+  atMs: number;
+  version: number;
+  /** What was done instead of replacing the value: why no force_refresh replaced it. */
+  message: string;
 }
 
 /** The daily force_refresh budget of stable_token, shared by every instance. */
@@ -64,6 +81,12 @@ export interface CredentialTiming {
   /** How long a caller waits for another instance's refresh before giving up with a clear error. */
   waitMs: number;
   pollMs: number;
+  /**
+   * After WeChat confirmed a rejected value as current, further rejections of it are served the
+   * same value for this long instead of fetching again: one refresh per burst of rejections, and
+   * no loop when WeChat keeps answering the same token. 30 s is also force_refresh's spacing.
+   */
+  recheckAfterMs: number;
 }
 
 export const DEFAULT_TIMING: CredentialTiming = {
@@ -72,6 +95,7 @@ export const DEFAULT_TIMING: CredentialTiming = {
   leaseMs: 15_000,
   waitMs: 12_000,
   pollMs: 100,
+  recheckAfterMs: 30_000,
 };
 
 export function credentialId(appId: string, kind: CredentialKind): string {
@@ -80,6 +104,11 @@ export function credentialId(appId: string, kind: CredentialKind): string {
 
 export function isUsable(doc: Pick<CredentialDoc, 'value' | 'expiresAtMs'> | null, nowMs: number, timing: CredentialTiming): boolean {
   return doc !== null && typeof doc.value === 'string' && doc.value !== '' && doc.expiresAtMs - timing.safetyMarginMs > nowMs;
+}
+
+/** Was the document's current value confirmed by WeChat after a rejection, recently enough to stand? */
+export function isRecentlyConfirmed(doc: Pick<CredentialDoc, 'confirmedAtMs'>, nowMs: number, timing: CredentialTiming): boolean {
+  return typeof doc.confirmedAtMs === 'number' && doc.confirmedAtMs > 0 && nowMs - doc.confirmedAtMs < timing.recheckAfterMs;
 }
 
 /** China-time calendar day, e.g. "2026-11-21": WeChat's daily quotas reset at midnight UTC+8. */

@@ -8,6 +8,7 @@ import {
   chinaDayKey,
   credentialId,
   DEFAULT_TIMING,
+  isRecentlyConfirmed,
   isUsable,
   type Credential,
   type CredentialDoc,
@@ -65,7 +66,7 @@ export class CredentialOwner {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly inFlight = new Map<string, Promise<Credential>>();
-  private memory: Credential | null = null;
+  private memory: { credential: Credential; confirmedAtMs: number } | null = null;
 
   constructor(private readonly options: CredentialOwnerOptions) {
     this.store = options.store;
@@ -77,19 +78,25 @@ export class CredentialOwner {
 
   /**
    * A usable credential for a request path. Reads the cache document; fetches only when it is not
-   * usable, or when it is the version the caller saw rejected (`rejectedVersion`).
+   * usable, or when it is the version the caller saw rejected (`rejectedVersion`) and WeChat has
+   * not just confirmed that version as current. Every concurrent caller reporting the same
+   * rejection shares one refresh: waiters re-read the document and find it replaced or confirmed.
    */
   get(options: { rejectedVersion?: number } = {}): Promise<Credential> {
     const { rejectedVersion } = options;
-    // A warm instance answers from memory; a caller reporting a rejected version always goes past it.
+    const stands = (doc: { version: number; confirmedAtMs: number }, nowMs: number): boolean =>
+      rejectedVersion === undefined || doc.version > rejectedVersion || isRecentlyConfirmed(doc, nowMs, this.timing);
+    // A warm instance answers from memory; a caller reporting a rejected version goes past it
+    // unless that version is newer than the rejected one or freshly confirmed.
     const memory = this.memory;
-    if (memory && isUsable(memory, this.now(), this.timing) && (rejectedVersion === undefined || memory.version > rejectedVersion)) {
-      return Promise.resolve(memory);
+    const nowMs = this.now();
+    if (memory && isUsable(memory.credential, nowMs, this.timing) && stands({ version: memory.credential.version, confirmedAtMs: memory.confirmedAtMs }, nowMs)) {
+      return Promise.resolve(memory.credential);
     }
     const key = `get:${rejectedVersion ?? ''}`;
     return this.shared(key, () =>
       this.ensure(
-        (doc, nowMs) => !isUsable(doc, nowMs, this.timing) || (rejectedVersion !== undefined && doc.version <= rejectedVersion),
+        (doc, now) => !isUsable(doc, now, this.timing) || !stands(doc, now),
         rejectedVersion === undefined ? 'demand' : 'recover',
       ),
     );
@@ -98,20 +105,20 @@ export class CredentialOwner {
   /** The timer's entry: refresh when the cached value is missing or within `refreshAheadMs` of expiry. */
   async refreshIfDue(): Promise<RefreshOutcome> {
     let fetched = false;
-    const credential = await this.ensure(
+    const held = await this.ensure(
       (doc, nowMs) => doc.value === null || doc.expiresAtMs - this.timing.refreshAheadMs <= nowMs,
       'timer',
       () => {
         fetched = true;
       },
     );
-    return { refreshed: fetched, credential: this.remember(credential) };
+    return { refreshed: fetched, credential: this.remember(held) };
   }
 
-  private remember(credential: Credential): Credential {
-    registerSecret(credential.value);
-    if (!this.memory || credential.version >= this.memory.version) this.memory = credential;
-    return credential;
+  private remember(held: Held): Credential {
+    registerSecret(held.credential.value);
+    if (!this.memory || held.credential.version >= this.memory.credential.version) this.memory = held;
+    return held.credential;
   }
 
   /** Metadata for operators; never the value. */
@@ -122,7 +129,7 @@ export class CredentialOwner {
   }
 
   // Callers in one instance share one promise; a rejected one is evicted so the next call retries.
-  private shared(key: string, work: () => Promise<Credential>): Promise<Credential> {
+  private shared(key: string, work: () => Promise<Held>): Promise<Credential> {
     const existing = this.inFlight.get(key);
     if (existing) return existing;
     const promise = work()
@@ -149,25 +156,37 @@ export class CredentialOwner {
       backoffUntilMs: 0,
       lastError: null,
       rejectedAtMs: 0,
+      confirmedAtMs: 0,
+      contradictions: 0,
+      lastContradiction: null,
     };
     // Many cold instances may race here; the unique _id lets exactly one insert win.
     await this.store.insert(COLLECTIONS.credentials, { ...blank });
     return (await this.store.get<CredentialDoc>(COLLECTIONS.credentials, this.id)) ?? blank;
   }
 
+  // Documents written before confirmations existed get the fields once, so that the readers'
+  // compare-and-expire guard (`confirmedAtMs < …`) matches them too.
+  private async migrate(doc: CredentialDoc): Promise<CredentialDoc> {
+    if (typeof doc.confirmedAtMs === 'number') return doc;
+    const fields = { confirmedAtMs: 0, contradictions: doc.contradictions ?? 0, lastContradiction: doc.lastContradiction ?? null };
+    await this.store.update(COLLECTIONS.credentials, { _id: this.id }, { set: fields });
+    return { ...doc, ...fields };
+  }
+
   private async ensure(
     needsFetch: (doc: CredentialDoc, nowMs: number) => boolean,
     source: CredentialSource,
     onFetch?: () => void,
-  ): Promise<Credential> {
+  ): Promise<Held> {
     const deadlineMs = this.now() + this.timing.waitMs;
-    let doc = await this.readOrCreate();
+    let doc = await this.migrate(await this.readOrCreate());
     for (;;) {
       const nowMs = this.now();
-      if (!needsFetch(doc, nowMs)) return toCredential(doc);
+      if (!needsFetch(doc, nowMs)) return held(doc);
       if (doc.backoffUntilMs > nowMs) {
         // An instance just failed upstream. Hand out what still works; otherwise fail fast, don't hammer.
-        if (isUsable(doc, nowMs, this.timing) && doc.rejectedAtMs === 0) return toCredential(doc);
+        if (isUsable(doc, nowMs, this.timing) && doc.rejectedAtMs === 0) return held(doc);
         throw new CredentialBackoffError(this.options.kind, doc.lastError ?? unknownFailure(nowMs), doc.backoffUntilMs, nowMs);
       }
       if (doc.leaseUntilMs <= nowMs) {
@@ -192,18 +211,25 @@ export class CredentialOwner {
     }
   }
 
-  private async fetchAndStore(doc: CredentialDoc, source: CredentialSource): Promise<Credential> {
+  private async fetchAndStore(doc: CredentialDoc, source: CredentialSource): Promise<Held> {
     const startedAtMs = this.now();
     try {
+      // A reader compare-and-expired the value after WeChat refused it (rejectedAtMs), or a caller
+      // reported its version rejected (source recover): either way this fetch answers a rejection.
+      const rejected = doc.rejectedAtMs > 0;
+      const answersRejection = rejected || source === 'recover';
       let fetched = await this.options.fetch({ forceRefresh: false });
-      if (doc.rejectedAtMs > 0 && fetched.value === doc.value) {
-        // WeChat handed back the very value it had just rejected: only a force refresh replaces it.
-        if (!this.options.supportsForceRefresh) {
-          throw new CredentialError(`WeChat returned the rejected ${this.options.kind} again`);
+      let contradiction: string | null = null;
+      if (rejected && fetched.value === doc.value) {
+        // WeChat handed back the very value its API had just refused: only a force refresh replaces it.
+        const refusal = this.options.supportsForceRefresh ? await this.takeForceRefreshQuota() : `WeChat has no force refresh for ${this.options.kind}`;
+        if (refusal === null) {
+          this.options.log.warn('force-refreshing the rejected credential', { kind: this.options.kind });
+          fetched = await this.options.fetch({ forceRefresh: true });
+          if (fetched.value === doc.value) contradiction = 'force_refresh answered the same value';
+        } else {
+          contradiction = refusal;
         }
-        await this.takeForceRefreshQuota();
-        this.options.log.warn('force-refreshing the rejected credential', { kind: this.options.kind });
-        fetched = await this.options.fetch({ forceRefresh: true });
       }
       registerSecret(fetched.value);
       const expiresAtMs = startedAtMs + fetched.expiresInSeconds * 1000;
@@ -212,6 +238,12 @@ export class CredentialOwner {
       // version names the value (compare-and-expire matches on it), so it moves only when the value does.
       const changed = fetched.value !== doc.value;
       const version = changed ? doc.version + 1 : doc.version;
+      // The same value in answer to a rejection is WeChat's word that it is current: served, and not
+      // fetched again for further rejections of it within recheckAfterMs (one refresh per burst, no loop).
+      const confirmedAtMs = changed ? 0 : answersRejection ? fetchedAtMs : doc.confirmedAtMs;
+      const inc: Record<string, number> = {};
+      if (changed) inc.version = 1;
+      if (contradiction !== null) inc.contradictions = 1;
       await this.store.update(
         COLLECTIONS.credentials,
         { _id: this.id },
@@ -226,17 +258,28 @@ export class CredentialOwner {
             backoffUntilMs: 0,
             lastError: null,
             rejectedAtMs: 0,
+            confirmedAtMs,
+            ...(contradiction === null ? {} : { lastContradiction: { atMs: fetchedAtMs, version, message: contradiction } }),
           },
-          ...(changed ? { inc: { version: 1 } } : {}),
+          ...(Object.keys(inc).length > 0 ? { inc } : {}),
         },
       );
+      if (contradiction !== null) {
+        // Taking the value out of service would fail every caller until force_refresh is allowed
+        // again (30 s, or tomorrow after 20): WeChat's token endpoint says it is current, so it stays.
+        this.options.log.warn('WeChat contradicted a rejection: keeping the value its token endpoint answered', {
+          kind: this.options.kind,
+          version,
+          reason: contradiction,
+        });
+      }
       this.options.log.info('credential refreshed', {
         kind: this.options.kind,
         source,
         version,
         expiresInSeconds: fetched.expiresInSeconds,
       });
-      return { value: fetched.value, expiresAtMs, version };
+      return { credential: { value: fetched.value, expiresAtMs, version }, confirmedAtMs };
     } catch (error) {
       await this.releaseWithBackoff(error);
       throw error;
@@ -263,7 +306,8 @@ export class CredentialOwner {
     }
   }
 
-  private async takeForceRefreshQuota(): Promise<void> {
+  /** Takes one force_refresh from the shared daily budget; the reason when none may be spent now. */
+  private async takeForceRefreshQuota(): Promise<string | null> {
     const id = `${this.options.appId}:force_refresh`;
     const nowMs = this.now();
     const today = chinaDayKey(nowMs);
@@ -275,18 +319,28 @@ export class CredentialOwner {
       { _id: id, dayKey: today, count: { lt: FORCE_REFRESH_PER_DAY }, lastAtMs: spaced },
       { inc: { count: 1 }, set: { lastAtMs: nowMs } },
     );
-    if (sameDay === 1) return;
+    if (sameDay === 1) return null;
     const newDay = await this.store.update(
       COLLECTIONS.credentials,
       { _id: id, dayKey: { neq: today }, lastAtMs: spaced },
       { set: { dayKey: today, count: 1, lastAtMs: nowMs } },
     );
-    if (newDay === 1) return;
-    throw new CredentialError(
-      `The access_token was rejected and stable_token returned it again, but force_refresh is not allowed now ` +
-        `(at most ${FORCE_REFRESH_PER_DAY} per day, ${FORCE_REFRESH_SPACING_MS / 1000} s apart)`,
+    if (newDay === 1) return null;
+    return (
+      `stable_token returned the rejected access_token again, and force_refresh is not allowed now ` +
+      `(at most ${FORCE_REFRESH_PER_DAY} per day, ${FORCE_REFRESH_SPACING_MS / 1000} s apart)`
     );
   }
+}
+
+/** A credential with the moment WeChat last confirmed it after a rejection (what `get` needs to decide). */
+interface Held {
+  credential: Credential;
+  confirmedAtMs: number;
+}
+
+function held(doc: CredentialDoc): Held {
+  return { credential: toCredential(doc), confirmedAtMs: doc.confirmedAtMs ?? 0 };
 }
 
 function toCredential(doc: CredentialDoc): Credential {

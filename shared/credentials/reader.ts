@@ -56,11 +56,13 @@ export class CredentialReader implements CredentialSourcePort {
 
   async recover(rejected: Credential): Promise<Credential> {
     this.memory = null;
-    // Expire the cached copy only if it is still the one that failed: a newer one written meanwhile stays.
+    // Expire the cached copy only if it is still the one that failed: a newer one written meanwhile
+    // stays, and so does one WeChat confirmed as current moments ago (the owner serves it as it is).
+    const nowMs = this.now();
     await this.options.store.update(
       COLLECTIONS.credentials,
-      { _id: this.id, version: rejected.version },
-      { set: { expiresAtMs: 0, rejectedAtMs: this.now() } },
+      { _id: this.id, version: rejected.version, confirmedAtMs: { lt: nowMs - this.timing.recheckAfterMs } },
+      { set: { expiresAtMs: 0, rejectedAtMs: nowMs } },
     );
     return this.viaOwner({ rejectedVersion: rejected.version });
   }
@@ -95,18 +97,36 @@ export function isTokenRejection(error: unknown): error is WechatApiError {
   return error instanceof WechatApiError && TOKEN_REJECTED_ERRCODES.has(error.errcode);
 }
 
+/** How {@link withAccessToken} waits before retrying with a value WeChat stood by. */
+export interface RetryOptions {
+  /** Default 1000 ms. */
+  retryDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
 /**
  * Runs a WeChat call that needs the access_token. On 40001/40014/42001 the token is
  * compare-and-expired and replaced once through the owner; a second rejection is thrown.
  * Bounded on purpose: an unbounded retry here is how peers burn the daily token quota.
+ * When the owner answers with the very token that failed (WeChat's token endpoint confirmed it as
+ * current and no force refresh is allowed now), the retry waits a moment first: such a refusal
+ * is usually one API server lagging behind another.
  */
-export async function withAccessToken<T>(tokens: CredentialSourcePort, call: (accessToken: string) => Promise<T>): Promise<T> {
+export async function withAccessToken<T>(
+  tokens: CredentialSourcePort,
+  call: (accessToken: string) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const first = await tokens.get();
   try {
     return await call(first.value);
   } catch (error) {
     if (!isTokenRejection(error)) throw error;
     const second = await tokens.recover(first);
+    if (second.version === first.version) {
+      const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+      await sleep(options.retryDelayMs ?? 1000);
+    }
     return call(second.value);
   }
 }

@@ -1,4 +1,4 @@
-import type { TokenFetcherConfig, WechatAccountConfig } from '../config';
+import type { TokenMode, WechatAccountConfig } from '../config';
 import { ErrorCode, WechatApiError, WxErrcode } from '../errors';
 import { registerSecret, type Logger } from '../log';
 import type { DocumentStore } from '../store/port';
@@ -36,7 +36,7 @@ interface CommonOptions {
  * 40164 means WeChat saw the request come from an IP outside the account's whitelist. The
  * message names that IP and the one fix: only getToken fetches tokens, on the fixed outbound IP.
  */
-export async function explainIpRefusal<T>(call: () => Promise<T>): Promise<T> {
+export async function explainIpRefusal<T>(call: () => Promise<T>, appId?: string): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -47,7 +47,7 @@ export async function explainIpRefusal<T>(call: () => Promise<T>): Promise<T> {
         cause: error,
         message:
           `WeChat refused the access_token request from IP ${ip} (errcode 40164: not in the IP whitelist). ` +
-          `Add ${ip} to the official account's whitelist (公众平台 → 设置与开发 → 基本配置 → IP白名单). ` +
+          `Add ${ip} to the whitelist of ${appId === undefined ? 'the official account' : `official account ${appId}`} (公众平台 → 设置与开发 → 基本配置 → IP白名单). ` +
           `Only the getToken function fetches tokens, and it must run with the environment's fixed outbound IP ` +
           `(云函数 → getToken → 固定出口IP) so that this address does not change.`,
       });
@@ -56,16 +56,29 @@ export async function explainIpRefusal<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** getToken's owner of the access_token: the only code that calls WeChat's token endpoints. */
-export function createTokenOwner(config: TokenFetcherConfig, options: CommonOptions): CredentialOwner {
-  registerSecret(config.appSecret);
+/** What getToken needs to fetch one account's token. The secret is asked for at each fetch, so a rotated one is used without a redeploy. */
+export interface TokenAccountConfig {
+  appId: string;
+  apiBaseUrl: string;
+  tokenMode: TokenMode;
+  appSecret: string | (() => Promise<string>);
+}
+
+/** getToken's owner of an account's access_token: the only code that calls WeChat's token endpoints. */
+export function createTokenOwner(config: TokenAccountConfig, options: CommonOptions): CredentialOwner {
+  const secretOf = typeof config.appSecret === 'string' ? (() => Promise.resolve(config.appSecret as string)) : config.appSecret;
   const http = options.http ?? createWechatHttp({ baseUrl: config.apiBaseUrl });
-  const fetch = ({ forceRefresh }: { forceRefresh: boolean }): Promise<FetchedCredential> =>
-    explainIpRefusal(() =>
-      config.tokenMode === 'stable'
-        ? fetchStableToken(http, config.appId, config.appSecret, forceRefresh)
-        : fetchClassicToken(http, config.appId, config.appSecret),
+  const fetch = async ({ forceRefresh }: { forceRefresh: boolean }): Promise<FetchedCredential> => {
+    const appSecret = await secretOf();
+    registerSecret(appSecret);
+    return explainIpRefusal(
+      () =>
+        config.tokenMode === 'stable'
+          ? fetchStableToken(http, config.appId, appSecret, forceRefresh)
+          : fetchClassicToken(http, config.appId, appSecret),
+      config.appId,
     );
+  };
   return new CredentialOwner({
     store: options.store,
     appId: config.appId,
@@ -79,16 +92,25 @@ export function createTokenOwner(config: TokenFetcherConfig, options: CommonOpti
   });
 }
 
-/** The access_token as every function but getToken sees it: memory, then the cache, then getToken. */
-export function createTokenReader(
-  config: WechatAccountConfig,
-  options: { store: DocumentStore; invoke: InvokeFunction; timing?: Partial<CredentialTiming>; now?: () => number },
-): CredentialReader {
+/** Which account a reader reads: any object with its appid (a WechatAccountConfig will do). */
+export interface AccountRef {
+  appId: string;
+}
+
+interface ReaderOptions {
+  store: DocumentStore;
+  invoke: InvokeFunction;
+  timing?: Partial<CredentialTiming>;
+  now?: () => number;
+}
+
+/** An account's access_token as every function but getToken sees it: memory, then the cache, then getToken. */
+export function createTokenReader(account: AccountRef, options: ReaderOptions): CredentialReader {
   return new CredentialReader({
     store: options.store,
-    appId: config.appId,
+    appId: account.appId,
     kind: 'access_token',
-    askOwner: (request) => options.invoke<CredentialInfo>('getToken', { action: 'get', ...request }),
+    askOwner: (request) => options.invoke<CredentialInfo>('getToken', { action: 'get', appid: account.appId, ...request }),
     ...(options.timing ? { timing: options.timing } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
@@ -98,7 +120,7 @@ export function ticketKind(type: TicketType): CredentialKind {
   return `ticket:${type}`;
 }
 
-/** getTicket's owners of the two api_tickets; they fetch with the access_token from `tokens`. */
+/** getTicket's owners of one account's two api_tickets; they fetch with that account's access_token from `tokens`. */
 export function createTicketOwners(
   config: WechatAccountConfig,
   tokens: CredentialSourcePort,
@@ -122,17 +144,13 @@ export function createTicketOwners(
   return owners;
 }
 
-/** An api_ticket as every function but getTicket sees it (signCard uses `wx_card`). */
-export function createTicketReader(
-  config: WechatAccountConfig,
-  type: TicketType,
-  options: { store: DocumentStore; invoke: InvokeFunction; timing?: Partial<CredentialTiming>; now?: () => number },
-): CredentialReader {
+/** An account's api_ticket as every function but getTicket sees it (signCard uses `wx_card`). */
+export function createTicketReader(account: AccountRef, type: TicketType, options: ReaderOptions): CredentialReader {
   return new CredentialReader({
     store: options.store,
-    appId: config.appId,
+    appId: account.appId,
     kind: ticketKind(type),
-    askOwner: (request) => options.invoke<CredentialInfo>('getTicket', { type, ...request }),
+    askOwner: (request) => options.invoke<CredentialInfo>('getTicket', { type, appid: account.appId, ...request }),
     ...(options.timing ? { timing: options.timing } : {}),
     ...(options.now ? { now: options.now } : {}),
   });

@@ -94,6 +94,11 @@ export class TransactionConflictError extends StoreError {
 /** The collections this product uses; created by `npm run deploy` and by the local stack. */
 export const COLLECTIONS = {
   credentials: 'wx_credentials',
+  /**
+   * Official accounts beyond the environment's own (`_id` = appid), with their AppSecret, push
+   * token and EncodingAESKey: server-only, database permission ADMINONLY (npm run deploy checks it).
+   */
+  accounts: 'wx_accounts',
   /** unionid → openid under an official account (filled by the follow / webview-OAuth paths, or an operator). */
   userLinks: 'wx_user_links',
   /** Cards the operator registered as issuable, with what signing them needs. */
@@ -118,8 +123,10 @@ export const COLLECTIONS = {
   redPacketCampaigns: 'rp_campaigns',
   /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
   redPacketSlots: 'rp_slots',
-  /** One claim per (campaign, user) (`_id` = `<campaignId>:<userKey>`): the reservation and its payment state. */
+  /** One claim per (campaign, person) (`_id` = `<campaignId>:<primary key>`): the reservation and its payment state. */
   redPacketClaims: 'rp_claims',
+  /** Every other key of a claim's person (`_id` = `<campaignId>:<key>`, e.g. their unionid): a second claim under any key cannot commit. */
+  redPacketClaimKeys: 'rp_claim_keys',
   /** Rate-limit and pacing counters, one per key and time window; swept by the reconciler. */
   redPacketCounters: 'rp_counters',
   /** Merchant API certificates by mch_id, when they are not in the environment. */

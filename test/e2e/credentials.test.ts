@@ -1,3 +1,4 @@
+import { LOCAL_OFFICIAL_ACCOUNTS } from '../../scripts/local/stack';
 import { ADMIN, adminDb, callFunction, FROM_FUNCTION, LOCAL_ACCOUNT, sandbox, startTestStack, upstreamCalls, user, type Stack } from '../helpers/stack';
 
 const TOKEN_ID = `${LOCAL_ACCOUNT.officialAppId}:access_token`;
@@ -80,28 +81,55 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
     expect(result).toMatchObject({ ok: false, error: { code } });
   });
 
-  it('refreshes ahead of expiry on the timer, and only then', async () => {
+  it('refreshes every account ahead of expiry on the timer, and only then', async () => {
+    const [a1, a2, a3] = LOCAL_OFFICIAL_ACCOUNTS.map((account) => account.appId);
+    const timer = { type: 'timer', trigger: 'refreshToken' } as const;
+    // The environment's token is fresh; the two registry accounts have none yet.
+    const first = await callFunction(stack, 'getToken', {}, timer);
+    expect(first).toEqual({
+      ok: true,
+      data: [
+        { appId: a1, kind: 'access_token', ok: true, refreshed: false, version: 1, expiresAtMs: expect.any(Number) },
+        { appId: a2, kind: 'access_token', ok: true, refreshed: true, version: 1, expiresAtMs: expect.any(Number) },
+        { appId: a3, kind: 'access_token', ok: true, refreshed: true, version: 1, expiresAtMs: expect.any(Number) },
+      ],
+    });
     const before = await upstreamCalls(stack);
-    const idle = await callFunction(stack, 'getToken', {}, { type: 'timer', trigger: 'refreshToken' });
-    expect(idle).toMatchObject({ ok: true, data: { refreshed: false, version: 1 } });
+    const idle = await callFunction(stack, 'getToken', {}, timer);
+    expect(idle.data.map((line: { refreshed: boolean }) => line.refreshed)).toEqual([false, false, false]);
     expect(await upstreamCalls(stack)).toEqual(before);
 
     // Four minutes left in our cache: inside the five-minute refresh window.
     const shortened = Date.now() + 240_000;
     await setCredentialFields(stack, TOKEN_ID, { expiresAtMs: shortened });
-    const due = await callFunction(stack, 'getToken', {}, { type: 'timer', trigger: 'refreshToken' });
+    const due = await callFunction(stack, 'getToken', {}, timer);
     // WeChat's stable_token still has most of its life, so it answers the same token: same version, later expiry.
-    expect(due).toMatchObject({ ok: true, data: { refreshed: true, version: 1 } });
-    expect(due.data.expiresAtMs).toBeGreaterThan(shortened + 60 * 60_000);
+    expect(due.data[0]).toMatchObject({ appId: a1, ok: true, refreshed: true, version: 1 });
+    expect(due.data.slice(1).map((line: { refreshed: boolean }) => line.refreshed)).toEqual([false, false]);
+    expect(due.data[0].expiresAtMs).toBeGreaterThan(shortened + 60 * 60_000);
     expect((await credentialDoc(stack, TOKEN_ID)).source).toBe('timer');
     const after = await upstreamCalls(stack);
     expect(after['/cgi-bin/stable_token']).toBe((before['/cgi-bin/stable_token'] ?? 0) + 1);
   });
 
-  it('refreshes both tickets on getTicket\'s timer', async () => {
+  it('refreshes the tickets of every account on getTicket\'s timer: the card ticket only where cards are allowed', async () => {
+    const [a1, a2, a3] = LOCAL_OFFICIAL_ACCOUNTS.map((account) => account.appId);
     await setCredentialFields(stack, CARD_TICKET_ID, { expiresAtMs: Date.now() + 60_000 });
+    const cardTicketCalls = async (): Promise<number> =>
+      (await sandbox<{ detail: Record<string, number> }>(stack, 'GET', 'stats')).detail['/cgi-bin/ticket/getticket?type=wx_card'] ?? 0;
+    const cardTicketsBefore = await cardTicketCalls();
     const result = await callFunction(stack, 'getTicket', {}, { type: 'timer', trigger: 'refreshTickets' });
-    expect(result).toMatchObject({ ok: true, data: [{ kind: 'ticket:wx_card', refreshed: true }, { kind: 'ticket:jsapi', refreshed: true }] });
+    expect(result).toEqual({
+      ok: true,
+      data: [
+        expect.objectContaining({ appId: a1, kind: 'ticket:wx_card', ok: true, refreshed: true }),
+        expect.objectContaining({ appId: a1, kind: 'ticket:jsapi', ok: true, refreshed: true }),
+        // Unverified subscription accounts have no card rights: WeChat would answer 48001.
+        expect.objectContaining({ appId: a2, kind: 'ticket:jsapi', ok: true, refreshed: true }),
+        expect.objectContaining({ appId: a3, kind: 'ticket:jsapi', ok: true, refreshed: true }),
+      ],
+    });
+    expect(await cardTicketCalls()).toBe(cardTicketsBefore + 1);
   });
 
   it('recovers once from a token WeChat expired (42001) through getToken', async () => {
@@ -127,12 +155,34 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
     expect(ok).toMatchObject({ ok: true });
     const quota = await credentialDoc(stack, `${LOCAL_ACCOUNT.officialAppId}:force_refresh`);
     expect(quota).toMatchObject({ count: 1 });
+  });
 
-    // A second rejection within 30 s: no force refresh is allowed, so the caller gets a clear error.
+  it('keeps a token stable_token stands by in service when no force refresh is allowed, retries once, and records it', async () => {
+    // Within 30 s of the force refresh above: another 40001 cannot buy a new token.
     await sandbox(stack, 'POST', 'faults', { path: '/cgi-bin/ticket/getticket', errcode: 40001, errmsg: 'invalid credential', times: 1 });
-    const refused = await callFunction(stack, 'getTicket', await freshJsapiTicketRequest(stack), FROM_FUNCTION);
-    expect(refused).toMatchObject({ ok: false, error: { code: 'CREDENTIAL_UNAVAILABLE', message: expect.stringMatching(/force_refresh is not allowed now/) } });
+    const tokenBefore = await credentialDoc(stack, TOKEN_ID);
+    const before = await upstreamCalls(stack);
+    const result = await callFunction(stack, 'getTicket', await freshJsapiTicketRequest(stack), FROM_FUNCTION);
+    expect(result).toMatchObject({ ok: true, data: { kind: 'ticket:jsapi' } });
+    const after = await upstreamCalls(stack);
+    // One normal stable_token call (it answered the same token), no force refresh; the refused ticket call and its retry.
+    expect(after['/cgi-bin/stable_token']).toBe(before['/cgi-bin/stable_token']! + 1);
+    expect(after['/cgi-bin/ticket/getticket']).toBe(before['/cgi-bin/ticket/getticket']! + 2);
     expect(await credentialDoc(stack, `${LOCAL_ACCOUNT.officialAppId}:force_refresh`)).toMatchObject({ count: 1 });
+    const tokenAfter = await credentialDoc(stack, TOKEN_ID);
+    expect(tokenAfter).toMatchObject({
+      version: tokenBefore.version,
+      rejectedAtMs: 0,
+      contradictions: 1,
+      lastContradiction: { version: tokenBefore.version, message: expect.stringMatching(/force_refresh is not allowed now/) },
+    });
+    expect(tokenAfter.expiresAtMs).toBeGreaterThan(Date.now() + 60 * 60_000);
+    // Every other caller keeps getting it, without asking WeChat again.
+    await expect(callFunction(stack, 'getToken', {}, FROM_FUNCTION)).resolves.toMatchObject({ ok: true, data: { version: tokenBefore.version } });
+    await expect(callFunction(stack, 'getToken', { rejectedVersion: tokenBefore.version }, FROM_FUNCTION)).resolves.toMatchObject({ ok: true, data: { version: tokenBefore.version } });
+    expect((await upstreamCalls(stack))['/cgi-bin/stable_token']).toBe(after['/cgi-bin/stable_token']);
+    const status = await callFunction(stack, 'getToken', { action: 'status' }, ADMIN);
+    expect(status.data).toMatchObject({ contradictions: 1, hasValue: true });
   });
 
   it('never writes a token, ticket or the AppSecret into a function log', async () => {

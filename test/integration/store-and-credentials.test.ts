@@ -2,6 +2,7 @@ import { startLocalCloudBase, type LocalCloudBase } from '../../scripts/local/cl
 import { startWechatSandbox, type RunningWechatSandbox } from '../../scripts/local/sandbox';
 import { CredentialError } from '../../shared/errors';
 import { createLogger } from '../../shared/log';
+import { chinaDayKey } from '../../shared/credentials/model';
 import { CredentialOwner } from '../../shared/credentials/owner';
 import { CredentialReader, withAccessToken } from '../../shared/credentials/reader';
 import { createTokenOwner } from '../../shared/credentials/services';
@@ -193,6 +194,51 @@ describe('CredentialOwner across instances', () => {
     });
     await expect(always).rejects.toMatchObject({ errcode: 42001 });
     expect(calls).toBe(2);
+  });
+
+  it('keeps a rejected token in service for every instance when stable_token stands by it and force_refresh is spent', async () => {
+    const tokenOwner = owner('owner');
+    const first = await tokenOwner.get();
+    // Today's 20 force refreshes are spent.
+    await store.put(COLLECTIONS.credentials, { _id: `${appId}:force_refresh`, appId, kind: 'force_refresh_quota', dayKey: chinaDayKey(Date.now()), count: 20, lastAtMs: 0 });
+    const delays: number[] = [];
+    const readers = Array.from({ length: 10 }, () => new CredentialReader({ store, appId, kind: 'access_token', askOwner: (request) => tokenOwner.get(request) }));
+    const results = await Promise.all(
+      readers.map(async (reader) => {
+        let calls = 0;
+        return withAccessToken(
+          reader,
+          async (token) => {
+            calls += 1;
+            if (calls === 1) throw new WechatApiError('/card/code/decrypt', 40001, 'invalid credential');
+            return token;
+          },
+          { retryDelayMs: 250, sleep: async (ms) => void delays.push(ms) },
+        );
+      }),
+    );
+    expect(new Set(results)).toEqual(new Set([first.value]));
+    expect(delays).toEqual(Array(10).fill(250));
+    expect(sandbox.control.stats().detail).toEqual({ '/cgi-bin/stable_token': 2 });
+    const doc = await store.get<Record<string, any> & { _id: string }>(COLLECTIONS.credentials, `${appId}:access_token`);
+    expect(doc).toMatchObject({ version: 1, rejectedAtMs: 0, contradictions: 1, lastContradiction: { version: 1, message: expect.stringMatching(/at most 20 per day/) } });
+    expect(doc!.expiresAtMs).toBeGreaterThan(Date.now());
+  });
+
+  it('recovers through a cache document written before confirmations existed', async () => {
+    const tokenOwner = owner('owner');
+    const first = await tokenOwner.get();
+    const legacy = (await store.get<Record<string, unknown> & { _id: string }>(COLLECTIONS.credentials, `${appId}:access_token`))!;
+    const { confirmedAtMs: _c, contradictions: _n, lastContradiction: _l, ...old } = legacy;
+    await store.put(COLLECTIONS.credentials, old);
+    sandbox.control.invalidateTokens(appId, 'stable');
+    const reader = new CredentialReader({ store, appId, kind: 'access_token', askOwner: (request) => owner('another').get(request) });
+    const token = await withAccessToken(reader, async (value) => {
+      if (value === first.value) throw new WechatApiError('/card/code/decrypt', 40001, 'invalid credential');
+      return value;
+    });
+    expect(token).not.toBe(first.value);
+    await expect(store.get(COLLECTIONS.credentials, `${appId}:access_token`)).resolves.toMatchObject({ version: 2, confirmedAtMs: 0 });
   });
 
   it('reads from instance memory without touching the database while fresh', async () => {

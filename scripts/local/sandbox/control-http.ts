@@ -2,9 +2,10 @@
  * The HTTP control API under `/__sandbox/`: JSON in, JSON out, bad input → 400 `{error}`,
  * unknown operation → 404, wrong method → 405, never a crash.
  *
- *   GET  stats                      POST stats/reset            POST reset {keepAccounts?}
- *   GET  clock                      POST clock {advanceMs}      POST whitelist {ips}
- *   POST accounts {appid, secret}   GET  tokens?appid=          POST tokens/expire {appid}
+ *   GET  stats                      GET  stats/accounts         POST stats/reset            POST reset {keepAccounts?}
+ *   GET  clock                      POST clock {advanceMs}
+ *   GET  accounts                   POST accounts {appid, secret, kind?, verified?, originalId?, name?, push?, openPlatformId?, ipWhitelist?}
+ *   POST whitelist {ips, appid?}    GET  tokens?appid=          POST tokens/expire {appid}
  *   POST tokens/invalidate {appid, kind?}                       POST tokens/other-system-fetch {appid}
  *   POST faults {path, errcode?, errmsg?, delayMs?, drop?, times?}   GET faults   DELETE faults
  *   GET  cards?appid=               POST cards/status {card_id, status}
@@ -33,6 +34,7 @@ export function createControlHandler(control: SandboxControl): (req: http.Incomi
     expectRecord(body ?? {}, what, keys);
   const operations: Record<string, Partial<Record<string, Operation>>> = {
     '/stats': { GET: () => control.stats() },
+    '/stats/accounts': { GET: () => control.accountStats() },
     '/stats/reset': { POST: () => (control.resetStats(), ok) },
     '/reset': { POST: (body) => (control.reset(field(body, 'reset body', ['keepAccounts'])), ok) },
     '/clock': {
@@ -40,9 +42,15 @@ export function createControlHandler(control: SandboxControl): (req: http.Incomi
       POST: (body) => control.advanceClock(field(body, 'clock body', ['advanceMs']).advanceMs as number),
     },
     '/accounts': {
-      POST: (body) => (control.setAccount(field(body, 'account', ['appid', 'secret']) as { appid: string; secret: string }), ok),
+      GET: () => control.accounts(),
+      POST: (body) => (control.setAccount(body as { appid: string; secret: string }), ok),
     },
-    '/whitelist': { POST: (body) => ({ ips: control.setWhitelist(field(body, 'whitelist body', ['ips']).ips as string[]) }) },
+    '/whitelist': {
+      POST: (body) => {
+        const record = field(body, 'whitelist body', ['ips', 'appid']);
+        return { ips: control.setWhitelist(record.ips as string[] | null, record.appid as string | undefined) };
+      },
+    },
     '/tokens': { GET: (_body, url) => ({ tokens: control.tokens(url.searchParams.get('appid') as string) }) },
     '/tokens/expire': { POST: (body) => control.expireTokens(field(body, 'expire body', ['appid']).appid as string) },
     '/tokens/invalidate': {

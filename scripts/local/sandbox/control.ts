@@ -11,13 +11,13 @@ import {
 } from './card-state';
 import { addCardAsClient, deleteCardAsClient, type AddCardResult, type ClientAddCardInput, type ClientDeleteCardInput } from './client';
 import { addFault, type Fault, type FaultInput } from './faults';
-import { parseAccount } from './options';
+import { expectIpList, parseAccount, type SandboxAccount } from './options';
 import {
   expireLiveTokens, issueClassicToken, liveTokens, resetSandboxState, revokeLiveTokens, sandboxNowMs,
   takeDailyQuota, tokenValidUntilMs, type SandboxState, type TokenKind, type TokenRecord,
 } from './state';
-import { resetStats, statsSnapshot, type SandboxStats } from './stats';
-import { SandboxInputError, expectIp, expectNonNegativeNumber, expectOptionalBoolean, expectRecord, expectString } from './validate';
+import { accountStatsSnapshot, resetStats, statsSnapshot, type SandboxAccountStats, type SandboxStats } from './stats';
+import { SandboxInputError, expectNonNegativeNumber, expectOptionalBoolean, expectRecord, expectString } from './validate';
 
 /** The sandbox clock as `GET /__sandbox/clock` shows it. */
 export interface SandboxClockView {
@@ -33,6 +33,27 @@ export interface SandboxTokenView {
   expiresAtMs: number;
   /** When it stops working: its expiry, or earlier if superseded (the classic 5-minute overlap). */
   validUntilMs: number;
+}
+
+/** An official account as `GET /__sandbox/accounts` shows it: local values, never a real secret. */
+export interface SandboxAccountView {
+  appid: string;
+  kind: 'service' | 'subscription';
+  verified: boolean;
+  /** The server URL settings; null when the account has none. */
+  mode: 'plain' | 'compatible' | 'safe' | null;
+  token: string | null;
+  encodingAESKey: string | null;
+  pushUrl: string | null;
+  originalId: string;
+  name: string;
+  openPlatformId: string | null;
+}
+
+/** `GET /__sandbox/accounts`. */
+export interface SandboxAccountsView {
+  accounts: SandboxAccountView[];
+  miniPrograms: Array<{ appid: string; name: string; openPlatformId: string | null }>;
 }
 
 /** One issued code of a card, as `GET /__sandbox/cards` shows it. */
@@ -70,15 +91,20 @@ export interface SandboxCardView {
 /** The control operations, the same as the HTTP control API under `/__sandbox/`. */
 export interface SandboxControl {
   stats(): SandboxStats;
+  /** Upstream calls per account and path. */
+  accountStats(): SandboxAccountStats;
   resetStats(): void;
   /** Forgets tokens, tickets, quotas, counters, faults, the clock offset, images and cards; restores the whitelist and (unless kept) the accounts. */
   reset(options?: { keepAccounts?: boolean }): void;
   clock(): SandboxClockView;
   /** Moves the sandbox clock forward (never back: expiry must not be undone). */
   advanceClock(advanceMs: number): SandboxClockView;
-  /** Adds an account or changes its secret (as if the AppSecret had been reset). */
-  setAccount(account: { appid: string; secret: string }): void;
-  setWhitelist(ips: string[]): string[];
+  /** Adds an account, or changes one (a new secret: as if the AppSecret had been reset; fields left out keep their value). */
+  setAccount(account: { appid: string; secret: string } & Record<string, unknown>): void;
+  /** Official accounts with their kind, verification and push settings, and the mini-programs. */
+  accounts(): SandboxAccountsView;
+  /** The sandbox-wide whitelist, or with `appid` that account's own (null: back to the sandbox-wide one). */
+  setWhitelist(ips: string[] | null, appid?: string): string[] | null;
   tokens(appid: string): SandboxTokenView[];
   /** Every live token of the account expires now: 42001 afterwards. */
   expireTokens(appid: string): { expired: number };
@@ -112,6 +138,7 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
   const clockView = (): SandboxClockView => ({ nowMs: sandboxNowMs(state), offsetMs: state.clockOffsetMs });
   const control: SandboxControl = {
     stats: () => statsSnapshot(state),
+    accountStats: () => accountStatsSnapshot(state),
     resetStats: () => resetStats(state),
     reset(options = {}) {
       const record = expectRecord(options, 'reset options', ['keepAccounts']);
@@ -123,13 +150,26 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
       return clockView();
     },
     setAccount(account) {
-      const { appid, secret } = parseAccount(account, 'account');
-      state.accounts.set(appid, secret);
+      const appid = (account as { appid?: unknown } | null)?.appid;
+      const parsed = parseAccount(account, 'account', typeof appid === 'string' ? state.accounts.get(appid) : undefined);
+      state.accounts.set(parsed.appid, parsed);
     },
-    setWhitelist(ips) {
-      if (!Array.isArray(ips)) throw new SandboxInputError('ips must be an array of IP addresses');
-      const normalized = ips.map((ip: unknown, index) => expectIp(ip, `ips[${index}]`));
-      state.ipWhitelist = new Set(normalized);
+    accounts() {
+      const all = [...state.accounts.values()];
+      return {
+        accounts: all.filter((account) => account.kind !== 'miniprogram').map(accountView),
+        miniPrograms: all
+          .filter((account) => account.kind === 'miniprogram')
+          .map(({ appid, name, openPlatformId }) => ({ appid, name, openPlatformId })),
+      };
+    },
+    setWhitelist(ips, appid) {
+      if (appid !== undefined) {
+        const account = state.accounts.get(knownAppid(appid))!;
+        account.ipWhitelist = ips === null ? null : expectIpList(ips, 'ips');
+        return account.ipWhitelist;
+      }
+      state.ipWhitelist = new Set(expectIpList(ips, 'ips'));
       return [...state.ipWhitelist];
     },
     tokens: (appid) => liveTokens(state, knownAppid(appid)).map(tokenView),
@@ -211,6 +251,21 @@ function cardView(card: CardRecord, userCards: UserCardRecord[], nowMs: number):
       consumedAtMs: userCard.consumedAtMs,
       consumedByAppid: userCard.consumedByAppid,
     })),
+  };
+}
+
+function accountView(account: SandboxAccount): SandboxAccountView {
+  return {
+    appid: account.appid,
+    kind: account.kind as 'service' | 'subscription',
+    verified: account.verified,
+    mode: account.push?.mode ?? null,
+    token: account.push?.token ?? null,
+    encodingAESKey: account.push?.encodingAESKey ?? null,
+    pushUrl: account.push?.url ?? null,
+    originalId: account.originalId,
+    name: account.name,
+    openPlatformId: account.openPlatformId,
   };
 }
 

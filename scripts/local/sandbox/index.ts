@@ -11,7 +11,7 @@ import { cardRoutes } from './api/card';
 import { uploadImageRoute } from './api/media';
 import { ticketRoute } from './api/ticket';
 import { tokenRoutes } from './api/token';
-import { createApiHandler, type ApiRoute } from './api/router';
+import { createApiHandler, requiring, type ApiRoute } from './api/router';
 import { createSandboxControl, type SandboxControl } from './control';
 import { createControlHandler } from './control-http';
 import { normalizeOptions, type WechatSandboxOptions } from './options';
@@ -20,11 +20,11 @@ import { createSandboxState, SANDBOX_STATE_SCHEMA, SANDBOX_TRANSIENT_KEYS, type 
 export { requireAccessToken, type AccessTokenCheck } from './access';
 export type { CardDateInfo, CardStatus, CardType, UserCardStatus } from './card-state';
 export type { AddCardResult, AddCardResultItem, ClientAddCardInput, ClientDeleteCardInput } from './client';
-export type { SandboxCardView, SandboxClockView, SandboxControl, SandboxTokenView, SandboxUserCardView } from './control';
+export type { SandboxAccountsView, SandboxAccountView, SandboxCardView, SandboxClockView, SandboxControl, SandboxTokenView, SandboxUserCardView } from './control';
 export type { Fault, FaultInput } from './faults';
-export type { WechatSandboxOptions } from './options';
+export type { SandboxAccount, SandboxAccountInput, SandboxAccountKind, SandboxPushConfig, WechatSandboxOptions } from './options';
 export { isValidTicket, type SandboxState, type TicketType, type TokenKind } from './state';
-export type { SandboxStats } from './stats';
+export type { SandboxAccountStats, SandboxStats } from './stats';
 export { SandboxInputError } from './validate';
 export { WechatErrcode } from './wechat-errors';
 
@@ -50,7 +50,7 @@ export interface RunningWechatSandbox extends WechatSandbox {
 }
 
 // The route table: each WeChat API family contributes its endpoints here.
-const API_ROUTES: readonly ApiRoute[] = [...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes];
+const API_ROUTES: readonly ApiRoute[] = [...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes.map((route) => requiring(route, 'cards'))];
 
 /**
  * Creates a sandbox; options are validated strictly (a bad option throws SandboxInputError).

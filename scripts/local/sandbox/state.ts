@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { clearCardState, createCardState, type CardState } from './card-state';
 import type { Fault } from './faults';
-import type { SandboxConfig } from './options';
+import type { SandboxAccount, SandboxConfig } from './options';
 
 /** Classic `/cgi-bin/token` tokens and `/cgi-bin/stable_token` tokens are fully independent. */
 export type TokenKind = 'classic' | 'stable';
@@ -65,6 +65,7 @@ export interface SandboxCounters {
   calls: Map<string, number>;
   detail: Map<string, number>;
   errors: Map<string, Map<string, number>>;
+  byAppid: Map<string, Map<string, number>>;
 }
 
 /**
@@ -76,7 +77,8 @@ export interface SandboxCounters {
 export interface SandboxState {
   readonly config: SandboxConfig;
   clockOffsetMs: number;
-  accounts: Map<string, string>;
+  /** By appid: secret, kind, verification, push settings, Open Platform binding, own whitelist. */
+  accounts: Map<string, SandboxAccount>;
   ipWhitelist: Set<string>;
   tokensByValue: Map<string, TokenRecord>;
   /** Per appid, in issue order (the newest last). */
@@ -95,7 +97,8 @@ export interface SandboxState {
 /** Left out of the snapshot: rebuilt from the options at every start (and it holds the clock function). */
 export const SANDBOX_TRANSIENT_KEYS = ['config'] as const satisfies readonly (keyof SandboxState)[];
 /** The snapshot's schema: bump it when a change makes older snapshots unreadable (they are then set aside). */
-export const SANDBOX_STATE_SCHEMA = 'wechat-sandbox/1';
+// /2: accounts became Map<appid, SandboxAccount> (kind, verification, push settings) instead of Map<appid, secret>.
+export const SANDBOX_STATE_SCHEMA = 'wechat-sandbox/2';
 
 /** A fresh state from validated options. */
 export function createSandboxState(config: SandboxConfig): SandboxState {
@@ -125,8 +128,12 @@ export function createSandboxState(config: SandboxConfig): SandboxState {
  */
 export function resetSandboxState(state: SandboxState, options: { keepAccounts: boolean }): void {
   state.clockOffsetMs = 0;
-  if (!options.keepAccounts) state.accounts = new Map(state.config.accounts);
+  if (!options.keepAccounts) state.accounts = new Map([...state.config.accounts].map(([appid, account]) => [appid, copyAccount(account)]));
   state.ipWhitelist = new Set(state.config.ipWhitelist);
+  for (const account of state.accounts.values()) {
+    const configured = state.config.accounts.get(account.appid)?.ipWhitelist ?? null;
+    account.ipWhitelist = configured === null ? null : [...configured];
+  }
   state.tokensByValue.clear();
   state.tokensByAppid.clear();
   state.tickets.clear();
@@ -138,8 +145,13 @@ export function resetSandboxState(state: SandboxState, options: { keepAccounts: 
   clearCardState(state.cards);
 }
 
+// A copy made in this realm, not structuredClone's: the state persists only plain objects of its own realm.
+function copyAccount(account: SandboxAccount): SandboxAccount {
+  return { ...account, push: account.push === null ? null : { ...account.push }, ipWhitelist: account.ipWhitelist === null ? null : [...account.ipWhitelist] };
+}
+
 export function emptyCounters(): SandboxCounters {
-  return { calls: new Map(), detail: new Map(), errors: new Map() };
+  return { calls: new Map(), detail: new Map(), errors: new Map(), byAppid: new Map() };
 }
 
 /** The sandbox clock: the base clock plus the advanceable offset. */
@@ -166,6 +178,11 @@ export function takeDailyQuota(state: SandboxState, appid: string, name: QuotaNa
   if (used >= limit) return false;
   state.quota.used.set(key, used + 1);
   return true;
+}
+
+/** The IP whitelist a token request for `appid` is checked against: its own, else the sandbox-wide one. */
+export function whitelistOf(state: SandboxState, account: SandboxAccount): ReadonlySet<string> {
+  return account.ipWhitelist === null ? state.ipWhitelist : new Set(account.ipWhitelist);
 }
 
 /** The moment a token stops working, for whatever reason. */

@@ -11,9 +11,22 @@ export interface SandboxStats {
   errors: Record<string, Record<string, number>>;
 }
 
-export function recordCall(state: SandboxState, path: string, detailKey: string): void {
+/**
+ * `GET /__sandbox/stats/accounts`: requests per account and path — the appid a token API named,
+ * or the account of the access_token sent ("N accounts cold → exactly N token fetches").
+ */
+export interface SandboxAccountStats {
+  byAppid: Record<string, Record<string, number>>;
+}
+
+export function recordCall(state: SandboxState, path: string, detailKey: string, appid: string | null = null): void {
   increment(state.counters.calls, path);
   increment(state.counters.detail, detailKey);
+  if (appid !== null) {
+    const perAccount = state.counters.byAppid.get(appid) ?? new Map<string, number>();
+    increment(perAccount, path);
+    state.counters.byAppid.set(appid, perAccount);
+  }
 }
 
 export function recordError(state: SandboxState, path: string, errcode: number): void {
@@ -30,6 +43,10 @@ export function statsSnapshot(state: SandboxState): SandboxStats {
     detail: Object.fromEntries(detail),
     errors: Object.fromEntries([...errors].map(([path, perCode]) => [path, Object.fromEntries(perCode)])),
   };
+}
+
+export function accountStatsSnapshot(state: SandboxState): SandboxAccountStats {
+  return { byAppid: Object.fromEntries([...state.counters.byAppid].map(([appid, perPath]) => [appid, Object.fromEntries(perPath)])) };
 }
 
 export function resetStats(state: SandboxState): void {

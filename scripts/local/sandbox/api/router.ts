@@ -8,9 +8,10 @@ import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { takeFault } from '../faults';
 import { BodyTooLargeError, normalizeRemoteAddress, readBody, sendJson } from '../http';
-import type { SandboxState } from '../state';
+import { accountHas, type SandboxCapability } from '../permissions';
+import { tokenStatus, type SandboxState } from '../state';
 import { recordCall, recordError } from '../stats';
-import { wechatError } from '../wechat-errors';
+import { WechatErrcode, wechatError } from '../wechat-errors';
 
 /** What a handler sees of a request. */
 export interface ApiRequest {
@@ -27,11 +28,31 @@ export interface ApiRoute {
   readonly path: string;
   /** The stats detail key when variants matter (`/cgi-bin/ticket/getticket?type=wx_card`); default the path. */
   detailKey?(request: ApiRequest): string;
+  /** The account a request is for when it carries no access_token (the token APIs name it), for per-account stats. */
+  appidOf?(request: ApiRequest): string | null;
+  /**
+   * The API right the request needs (permissions.ts). An account without it gets 48001 after its
+   * access_token checked out, as WeChat answers; a bad token still gets 40001/42001 first.
+   */
+  requires?(request: ApiRequest): SandboxCapability | undefined;
   handle(state: SandboxState, request: ApiRequest): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 // Card logos may be up to 1 MB, plus the multipart envelope.
 const API_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+
+/** The account whose live access_token the request carries, if any. */
+function tokenAccount(state: SandboxState, url: URL) {
+  const accessToken = url.searchParams.get('access_token');
+  if (accessToken === null || accessToken === '') return undefined;
+  const found = tokenStatus(state, accessToken);
+  return found.status === 'live' ? state.accounts.get(found.record.appid) : undefined;
+}
+
+/** A route that needs an API right for every request (the card APIs need 卡券 rights). */
+export function requiring(route: ApiRoute, capability: SandboxCapability): ApiRoute {
+  return { ...route, requires: (request) => route.requires?.(request) ?? capability };
+}
 
 /** The `handleApi` of the sandbox over a route table. */
 export function createApiHandler(state: SandboxState, routes: readonly ApiRoute[]): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> {
@@ -57,7 +78,7 @@ export function createApiHandler(state: SandboxState, routes: readonly ApiRoute[
       remoteAddress: normalizeRemoteAddress(req.socket.remoteAddress),
     };
     const detailKey = route?.detailKey?.(request) ?? path;
-    recordCall(state, path, detailKey);
+    recordCall(state, path, detailKey, route?.appidOf?.(request) ?? tokenAccount(state, url)?.appid ?? null);
     if (route === undefined) {
       sendJson(res, 404, { error: `the sandbox has no WeChat API ${path}` });
       return;
@@ -78,6 +99,12 @@ export function createApiHandler(state: SandboxState, routes: readonly ApiRoute[
         reply(wechatError(fault.errcode, fault.errmsg));
         return;
       }
+    }
+    const needed = route.requires?.(request);
+    const account = needed === undefined ? undefined : tokenAccount(state, url);
+    if (needed !== undefined && account !== undefined && !accountHas(account, needed)) {
+      reply(wechatError(WechatErrcode.API_UNAUTHORIZED));
+      return;
     }
     reply(await route.handle(state, request));
   };

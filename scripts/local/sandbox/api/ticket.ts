@@ -17,6 +17,8 @@ const TICKET_PATH = '/cgi-bin/ticket/getticket';
 /** The ticket API, for the route table. */
 export const ticketRoute: ApiRoute = {
   path: TICKET_PATH,
+  // The card api_ticket needs 卡券 rights; the JS-SDK ticket is every account's.
+  requires: (request) => (request.url.searchParams.get('type') === 'wx_card' ? 'cards' : undefined),
   detailKey(request) {
     const type = request.url.searchParams.get('type');
     return type === null ? TICKET_PATH : `${TICKET_PATH}?type=${type}`;

@@ -6,7 +6,7 @@
 import { parseJsonBody } from '../http';
 import {
   CREDENTIAL_TTL_MS, FORCE_REFRESH_DAILY_LIMIT, FORCE_REFRESH_SPACING_MS, TOKEN_OVERLAP_MS,
-  expiresInSeconds, issueClassicToken, issueStableToken, liveTokens, revokeLiveTokens, sandboxNowMs, takeDailyQuota,
+  expiresInSeconds, issueClassicToken, issueStableToken, liveTokens, revokeLiveTokens, sandboxNowMs, takeDailyQuota, whitelistOf,
   type SandboxState, type TokenRecord,
 } from '../state';
 import { WechatErrcode, ipNotWhitelistedError, wechatError, type WechatErrorBody } from '../wechat-errors';
@@ -17,6 +17,7 @@ const FORCE_REFRESH_DETAIL = '/cgi-bin/stable_token?force_refresh=true';
 /** `GET /cgi-bin/token?grant_type=client_credential&appid=&secret=`. */
 export const classicTokenRoute: ApiRoute = {
   path: '/cgi-bin/token',
+  appidOf: (request) => request.url.searchParams.get('appid'),
   handle(state, request) {
     const query = request.url.searchParams;
     const refused = checkCredentials(state, request, {
@@ -35,6 +36,10 @@ export const classicTokenRoute: ApiRoute = {
 /** `POST /cgi-bin/stable_token` with JSON `{grant_type, appid, secret, force_refresh?}`. */
 export const stableTokenRoute: ApiRoute = {
   path: '/cgi-bin/stable_token',
+  appidOf(request) {
+    const body = parseJsonBody(request.body);
+    return isRecord(body) && typeof body.appid === 'string' ? body.appid : null;
+  },
   detailKey(request) {
     const body = parseJsonBody(request.body);
     return isRecord(body) && body.force_refresh === true ? FORCE_REFRESH_DETAIL : '/cgi-bin/stable_token';
@@ -101,10 +106,13 @@ function checkCredentials(
   if (given.grantType !== 'client_credential') return wechatError(WechatErrcode.INVALID_GRANT_TYPE);
   if (given.appid === null || given.appid === '') return wechatError(WechatErrcode.APPID_MISSING);
   if (given.secret === null || given.secret === '') return wechatError(WechatErrcode.APPSECRET_MISSING);
-  const expectedSecret = state.accounts.get(given.appid);
-  if (expectedSecret === undefined) return wechatError(WechatErrcode.INVALID_APPID);
-  if (given.secret !== expectedSecret) return wechatError(WechatErrcode.INVALID_APPSECRET);
-  if (!state.ipWhitelist.has(request.remoteAddress)) return ipNotWhitelistedError(request.remoteAddress);
+  const account = state.accounts.get(given.appid);
+  if (account === undefined) return wechatError(WechatErrcode.INVALID_APPID);
+  if (given.secret !== account.secret) return wechatError(WechatErrcode.INVALID_APPSECRET);
+  // Each official account has its own whitelist; "小程序及小游戏调用不要求 IP 地址在白名单内".
+  if (account.kind !== 'miniprogram' && !whitelistOf(state, account).has(request.remoteAddress)) {
+    return ipNotWhitelistedError(request.remoteAddress);
+  }
   return undefined;
 }
 
