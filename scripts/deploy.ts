@@ -181,20 +181,33 @@ export const ACCOUNTS_ACL_HOWTO =
  * sets it to ADMINONLY when it is anything else (a custom security rule included), then reads it
  * back. Returns what it found and did; throws when the permission does not end up ADMINONLY.
  */
-export async function ensureAccountsPermission(api: DatabaseAclApi): Promise<string> {
-  const found = await api.describe(COLLECTIONS.accounts);
-  if (found === ACCOUNTS_ACL) return `collection ${COLLECTIONS.accounts}: permission ${ACCOUNTS_ACL} (仅管理端可读写), no client can read it`;
-  await api.modify(COLLECTIONS.accounts, ACCOUNTS_ACL);
-  const after = await api.describe(COLLECTIONS.accounts);
+export async function ensureAccountsPermission(api: DatabaseAclApi, collection: string = COLLECTIONS.accounts): Promise<string> {
+  const found = await api.describe(collection);
+  if (found === ACCOUNTS_ACL) return `collection ${collection}: permission ${ACCOUNTS_ACL} (仅管理端可读写), no client can read it`;
+  await api.modify(collection, ACCOUNTS_ACL);
+  const after = await api.describe(collection);
   if (after !== ACCOUNTS_ACL) {
-    throw new Error(`collection ${COLLECTIONS.accounts} still has permission ${after} after setting ${ACCOUNTS_ACL}: ${ACCOUNTS_ACL_HOWTO}`);
+    throw new Error(`collection ${collection} still has permission ${after} after setting ${ACCOUNTS_ACL}: ${aclHowto(collection)}`);
   }
-  return `collection ${COLLECTIONS.accounts}: permission was ${found}, set to ${ACCOUNTS_ACL} (仅管理端可读写)`;
+  return `collection ${collection}: permission was ${found}, set to ${ACCOUNTS_ACL} (仅管理端可读写)`;
+}
+
+/**
+ * Collections no client may read, ADMINONLY like the accounts registry: the console's operators
+ * (password hashes), sessions, sign-in limits and audit trail. CloudBase's default for a new
+ * collection lets every client read it.
+ */
+export const SERVER_ONLY_COLLECTIONS: readonly string[] = [
+  COLLECTIONS.accounts, COLLECTIONS.consoleOperators, COLLECTIONS.consoleSessions, COLLECTIONS.consoleSignInLimits, COLLECTIONS.consoleAudit,
+];
+
+function aclHowto(collection: string): string {
+  return ACCOUNTS_ACL_HOWTO.split(COLLECTIONS.accounts).join(collection);
 }
 
 async function checkAccountsPermission(env: Record<string, string | undefined>): Promise<void> {
   if (!env.TENCENTCLOUD_SECRETID || !env.TENCENTCLOUD_SECRETKEY) {
-    console.log(`Database permission NOT CHECKED (TENCENTCLOUD_SECRETID/SECRETKEY are not set): ${ACCOUNTS_ACL_HOWTO}.`);
+    for (const collection of SERVER_ONLY_COLLECTIONS) console.log(`Database permission NOT CHECKED (TENCENTCLOUD_SECRETID/SECRETKEY are not set): ${aclHowto(collection)}.`);
     return;
   }
   const api = cloudDatabaseAcl({
@@ -202,10 +215,12 @@ async function checkAccountsPermission(env: Record<string, string | undefined>):
     credentials: { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN ? { sessionToken: env.TENCENTCLOUD_SESSIONTOKEN } : {}) },
     region: env.TENCENTCLOUD_REGION || DEFAULT_REGION,
   });
-  try {
-    console.log(await ensureAccountsPermission(api));
-  } catch (error) {
-    throw new Error(`Could not make sure no client can read the accounts registry (${(error as Error).message}). Before adding accounts, ${ACCOUNTS_ACL_HOWTO}.`);
+  for (const collection of SERVER_ONLY_COLLECTIONS) {
+    try {
+      console.log(await ensureAccountsPermission(api, collection));
+    } catch (error) {
+      throw new Error(`Could not make sure no client can read ${collection} (${(error as Error).message}). Before using it, ${aclHowto(collection)}.`);
+    }
   }
 }
 
@@ -255,7 +270,7 @@ async function main(): Promise<void> {
     console.log(`Deploy dry run: nothing is built or changed.\n✓ settings: ENV_ID ${env.ENV_ID}, official account ${env.WX_OA_APPID}`);
     const ready = dryRunReport(cli, (line) => console.log(line));
     console.log(`would build and run: tcb ${command.join(' ')}`);
-    console.log(`then create the collections and check that ${COLLECTIONS.accounts} has permission ${ACCOUNTS_ACL} (仅管理端可读写)`);
+    console.log(`then create the collections and check that ${SERVER_ONLY_COLLECTIONS.join(', ')} have permission ${ACCOUNTS_ACL} (仅管理端可读写)`);
     console.log(`and set the function security rules (${RULES_CONSOLE_PATH}):\n${JSON.stringify(functionSecurityRules(), null, 2)}`);
     if (!ready) process.exit(1);
     return;

@@ -20,11 +20,12 @@ const CLAIM_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}:[\x21-\x7e]{1,200}$/;
  * sendRedPacket: a mini-program user claims a packet of a campaign ({ campaignId } — nothing
  * else: identity from the platform, amount from the campaign). Its timer (and an admin's
  * { action: 'reconcile' }) settles every claim left unsettled; an admin's { action: 'reissue' }
- * releases a held claim once WeChat refunded its packet.
+ * releases a held claim once WeChat refunded its packet. The console asks for both (as another function).
  */
 export const main = defineHandler({
   name: 'sendRedPacket',
-  allow: ['miniprogram', 'timer', 'admin'],
+  // `function`: the console's "settle now" and "reissue" (opsConsole calls them function to function).
+  allow: ['miniprogram', 'timer', 'admin', 'function'],
   wxContext: () => cloudPlatform().getWXContext(),
   init: (log) => {
     const config = readClaimConfig(envReader(process.env));

@@ -19,6 +19,8 @@ export const RefusalReason = {
   MERCHANT_LIMIT: 'merchant_limit',
   RISK_BLOCKED: 'risk_blocked',
   HELD: 'held',
+  /** An operator paused the campaign (console): new claims wait until it is resumed. */
+  PAUSED: 'paused',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
 
@@ -36,6 +38,7 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalReason, string>> = {
   merchant_limit: 'The merchant has reached its daily red-packet limit; this one cannot be sent',
   risk_blocked: 'WeChat declined to send this red packet to your account (risk control)',
   held: 'Your red packet is waiting for a check by the merchant; please try again later',
+  paused: 'This campaign is paused for now; please try again later',
 };
 
 /** A refusal with its stable reason (NOT_ELIGIBLE). */

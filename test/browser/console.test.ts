@@ -9,7 +9,9 @@ import { addOperator } from '../../shared/console/operators';
 import { CONTENT_SECURITY_POLICY } from '../../shared/console/security';
 import { SESSION_COOKIE } from '../../shared/console/sessions';
 import { callFunction, startTestStack, type Stack } from '../helpers/stack';
-import { claim, mpUser, openCampaign, operatorStore, payControl } from '../integration/redpacket/support';
+import { REFUSAL_MESSAGES } from '../../shared/claims/errors';
+import { mchBillnoFor } from '../../shared/claims/payout/redpacket';
+import { campaignDoc, claim, claimIdFor, claimsOf, mpUser, openCampaign, operatorStore, payControl } from '../integration/redpacket/support';
 import { chromiumInstalled, CHROMIUM_PATH, launchChromium, type Browser } from './chromium';
 
 /** The element's text once it is on the page (pages are server-rendered: no waiting for scripts). */
@@ -19,6 +21,7 @@ async function textOf(page: Browser['page'], selector: string): Promise<string> 
   return (await locator.textContent())?.replace(/\s+/g, ' ').trim() ?? '';
 }
 
+const SENDMINIPROGRAMHB = '/mmpaymkttransfers/sendminiprogramhb';
 const OPERATOR = { name: 'ops-alice', password: 'correct horse battery staple' };
 const describeInBrowser = chromiumInstalled ? describe : describe.skip;
 if (!chromiumInstalled) {
@@ -41,9 +44,14 @@ describeInBrowser('the operator console in Chromium', () => {
     await openCampaign(stack, { id: 'console-spring', actName: '控制台测试', amount: { fixedFen: 150 }, budgetFen: 150 * 10 });
     for (const name of ['amy', 'ben', 'cai']) expect((await claim(stack, 'console-spring', mpUser(name))).ok).toBe(true);
     // One claim whose reply never arrives: it stays open for the reconciler, and the console offers "settle now".
-    await payControl(stack, 'POST', 'faults', { path: '/mmpaymkttransfers/sendminiprogramhb', drop: true, accept: false, times: 20 });
+    await payControl(stack, 'POST', 'faults', { path: SENDMINIPROGRAMHB, drop: true, accept: false, times: 20 });
     await claim(stack, 'console-spring', mpUser('dee'));
     await payControl(stack, 'DELETE', 'faults');
+    // One paid packet whose package WeChat will not give back: HELD for the operator, with its reason.
+    const held = mchBillnoFor(claimIdFor('console-spring', 'eve'), 1);
+    await payControl(stack, 'POST', 'faults', { path: SENDMINIPROGRAMHB, mchBillno: held, accept: true, drop: true });
+    await payControl(stack, 'POST', 'behaviour', { mchBillno: held, paidResend: 'SEND_FAILED' });
+    expect(await claim(stack, 'console-spring', mpUser('eve'))).toEqual({ ok: false, error: { code: 'NOT_ELIGIBLE', message: REFUSAL_MESSAGES.held } });
     // Credentials in the cache, as the timers leave them.
     await callFunction(stack, 'getToken', {}, { type: 'admin' });
     browser = await launchChromium('console');
@@ -83,32 +91,49 @@ describeInBrowser('the operator console in Chromium', () => {
     const row = await textOf(browser.page, 'tr[data-campaign=console-spring]');
     expect(row).toContain('open');
     expect(row).toContain('15.00');
-    expect(row).toContain('4 / 10');
+    expect(row).toContain('5 / 10');
     const cookie = (await browser.context.cookies()).find((entry) => entry.name === SESSION_COOKIE);
     expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
     await browser.screenshot('03-campaigns');
   });
 
-  it('shows a campaign: claims by state, the sum paid, and the open claim with a settle-now button', async () => {
+  it('shows a campaign: claims by state, the sum paid, the held claim with its reason, and the open one with settle-now', async () => {
     await browser.page.click('a[href="/console/campaigns/console-spring"]');
 
     expect(await textOf(browser.page, '[data-test=budget]')).toBe('15.00 元');
-    expect(await textOf(browser.page, '[data-test=left]')).toContain('9.00 元 (6 of 10 packets)');
+    expect(await textOf(browser.page, '[data-test=left]')).toContain('7.50 元 (5 of 10 packets)');
     expect(await textOf(browser.page, '[data-test=paid]')).toBe('4.50 元 in 3 packets');
     expect(await textOf(browser.page, '[data-test=by-state]')).toContain('SENT 3');
+    expect(await textOf(browser.page, '[data-test=held] tr[data-claim]')).toContain('WeChat paid this packet');
+    expect(await browser.page.locator('[data-test=held] [data-test=reissue]').count()).toBe(1);
+    expect(await textOf(browser.page, '[data-test=refusals]')).toContain('held 1');
+    expect(await textOf(browser.page, '[data-test=pay-errors]')).toContain('SEND_FAILED');
     const open = browser.page.locator('[data-test=open] tr[data-claim]');
     expect(await open.count()).toBe(1);
-    expect(await open.locator('[data-test=settle]').isVisible()).toBe(true);
     await browser.screenshot('04-campaign');
   });
 
-  it('pauses the campaign (audited) and shows it paused', async () => {
+  it('settles the open claim now (audited): it is paid and leaves the open list', async () => {
+    await browser.page.click('[data-test=open] [data-test=settle]');
+
+    expect(await textOf(browser.page, '[data-test=notice]')).toContain('Settled');
+    expect(await browser.page.locator('[data-test=open] tr[data-claim]').count()).toBe(0);
+    expect(await textOf(browser.page, '[data-test=paid]')).toBe('6.00 元 in 4 packets');
+    expect((await claimsOf(stack, 'console-spring')).find((doc) => doc._id === claimIdFor('console-spring', 'dee'))).toMatchObject({ status: 'SENT' });
+  });
+
+  it('pauses the campaign (audited): sendRedPacket then refuses new claims with the paused reason, and reserves nothing', async () => {
     await browser.page.click('[data-test=pause]');
 
     expect(await textOf(browser.page, '[data-test=notice]')).toContain('Paused');
     expect(await textOf(browser.page, '[data-test=state]')).toBe('paused');
+    expect(await claim(stack, 'console-spring', mpUser('fay'))).toEqual({ ok: false, error: { code: 'NOT_ELIGIBLE', message: REFUSAL_MESSAGES.paused } });
+    expect(await campaignDoc(stack, 'console-spring')).toMatchObject({ paused: true, pausedBy: OPERATOR.name, claimedCount: 5 });
+    await browser.page.reload();
+    expect(await textOf(browser.page, '[data-test=refusals]')).toContain('paused 1');
     await browser.page.goto(`${base}/audit`);
     expect(await textOf(browser.page, '[data-test=audit]')).toContain('campaign.pause');
+    expect(await textOf(browser.page, '[data-test=audit]')).toContain('claim.settle');
     await browser.screenshot('05-paused-and-audited');
   });
 
@@ -122,8 +147,8 @@ describeInBrowser('the operator console in Chromium', () => {
 
   it('lists the paid packets, filters them, and exports them as CSV', async () => {
     await browser.page.goto(`${base}/ledger`);
-    expect(await browser.page.locator('[data-test=ledger] tr[data-claim]').count()).toBe(3);
-    expect(await textOf(browser.page, '[data-test=total]')).toContain('3 payment(s), 4.50 元');
+    expect(await browser.page.locator('[data-test=ledger] tr[data-claim]').count()).toBe(4);
+    expect(await textOf(browser.page, '[data-test=total]')).toContain('4 payment(s), 6.00 元');
     await browser.screenshot('07-ledger');
 
     await browser.page.fill('input[name=campaign]', 'no-such-campaign');
@@ -135,8 +160,16 @@ describeInBrowser('the operator console in Chromium', () => {
     const csv = readFileSync((await download.path())!, 'utf8');
     const lines = csv.replace(/^\uFEFF/, '').trim().split('\r\n');
     expect(lines[0]).toBe('"paid_at_utc8","kind","campaign","claim","openid","appid","amount_yuan","amount_fen","bill_no","wechat_no","status"');
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5);
     for (const line of lines.slice(1)) expect(line).toContain('"console-spring"');
+  });
+
+  it('resumes the campaign: claims are taken again', async () => {
+    await browser.page.goto(`${base}/campaigns/console-spring`);
+    await browser.page.click('[data-test=resume]');
+
+    expect(await textOf(browser.page, '[data-test=state]')).toBe('open');
+    expect((await claim(stack, 'console-spring', mpUser('fay'))).ok).toBe(true);
   });
 
   describe('refusals', () => {
@@ -157,24 +190,25 @@ describeInBrowser('the operator console in Chromium', () => {
     });
 
     it('refuses a change with the session but without its CSRF token, and changes nothing', async () => {
-      const response = await fetch(`${base}/campaigns/console-spring/resume`, { method: 'POST', headers: { cookie: cookieHeader, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=forged' });
+      const response = await fetch(`${base}/campaigns/console-spring/pause`, { method: 'POST', headers: { cookie: cookieHeader, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=forged' });
 
       expect(response.status).toBe(403);
       await browser.page.goto(`${base}/campaigns/console-spring`);
-      expect(await textOf(browser.page, '[data-test=state]')).toBe('paused');
+      expect(await textOf(browser.page, '[data-test=state]')).toBe('open');
     });
 
     it('refuses a change posted from another site, even with the right token', async () => {
       await browser.page.goto(`${base}/campaigns/console-spring`);
       const csrf = await browser.page.locator('[data-test=summary] input[name=csrf]').inputValue();
 
-      const response = await fetch(`${base}/campaigns/console-spring/resume`, {
+      const response = await fetch(`${base}/campaigns/console-spring/pause`, {
         method: 'POST',
         headers: { cookie: cookieHeader, 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
         body: `csrf=${csrf}`,
       });
 
       expect(response.status).toBe(403);
+      expect(await campaignDoc(stack, 'console-spring')).toMatchObject({ paused: false });
     });
 
     it('never treats a mini-program user as an operator', async () => {

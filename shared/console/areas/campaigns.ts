@@ -5,7 +5,7 @@
  * claim, so a campaign of 100,000 packets costs what one of 100 costs.
  */
 import { COLLECTIONS, type DocumentStore } from '../../store/port';
-import { campaignStatsOf, type CampaignStats } from './stats';
+import { campaignStatsOf, type CampaignStats } from '../../claims/stats';
 
 /** The fields of a stored campaign the console reads (older documents have `kind` instead of `payout`). */
 interface StoredCampaign {
