@@ -1,5 +1,5 @@
 import { envReader } from '../../shared/config';
-import { InputError } from '../../shared/errors';
+import { ForbiddenError, InputError } from '../../shared/errors';
 import { cloudPlatform } from '../../shared/platform';
 import { CAMPAIGN_ID_PATTERN } from '../../shared/claims/campaign';
 import { createClaimDeps, readClaimConfig } from '../../shared/claims/config';
@@ -47,6 +47,10 @@ export const main = defineHandler({
           ...(caller.clientIp ? { clientIp: caller.clientIp } : {}),
         },
       };
+    }
+    // Another function (the console) may only drive claims that exist: it never claims for anyone.
+    if (caller.type === 'function' && event.action !== 'reconcile' && event.action !== 'reissue') {
+      throw new ForbiddenError('Another function may ask sendRedPacket to reconcile or reissue claims, not to claim one');
     }
     allowOnlyFields(event, ['action', 'limit', 'ignoreBackoff', 'claimId']);
     const action = readEnum(event, 'action', ['reconcile', 'reissue'] as const);

@@ -4,9 +4,10 @@
  * count, and a claim keeps only its last error.
  *
  * Refusals are the cheap path (most are decided from an instance's copy of the campaign, with no
- * database request), so they are counted in instance memory and written at most every
- * {@link REFUSAL_FLUSH_MS} per campaign by the refusal that finds the interval passed: a sold-out
- * storm costs a few writes, not one per caller. The price: an instance that is recycled loses the
+ * database request), so they are counted in instance memory: a reason this instance has not seen
+ * for the campaign is written at once (a new kind of refusal shows up immediately), repeats at most
+ * every {@link REFUSAL_FLUSH_MS} by the refusal that finds the interval passed — a sold-out storm
+ * costs a few writes, not one per caller. The price: an instance that is recycled loses the
  * counts of its last interval — the figures are a close lower bound, not a ledger. Pay errors are
  * rare and written at once. Counting never fails a claim: a failed write is logged and retried
  * with the next flush.
@@ -46,15 +47,17 @@ async function add(store: DocumentStore, campaignId: string, counts: Record<stri
 }
 
 /** Refusal counts waiting to be written, per campaign (this instance). */
-const pending = new Map<string, { counts: Record<string, number>; flushedAtMs: number }>();
+const pending = new Map<string, { counts: Record<string, number>; flushedAtMs: number; seen: Set<string> }>();
 
 /** Counts a refusal of `campaignId` for `reason`; writes this instance's counts when the interval has passed. */
 export async function countRefusal(store: DocumentStore, log: Logger, campaignId: string, reason: string, nowMs: number): Promise<void> {
-  const entry = pending.get(campaignId) ?? { counts: {}, flushedAtMs: 0 };
+  const entry = pending.get(campaignId) ?? { counts: {}, flushedAtMs: 0, seen: new Set<string>() };
   pending.set(campaignId, entry);
   const field = `refusals.${fieldOf(reason)}`;
   entry.counts[field] = (entry.counts[field] ?? 0) + 1;
-  if (nowMs - entry.flushedAtMs < REFUSAL_FLUSH_MS) return;
+  const fresh = !entry.seen.has(field);
+  entry.seen.add(field);
+  if (!fresh && nowMs - entry.flushedAtMs < REFUSAL_FLUSH_MS) return;
   const counts = entry.counts;
   entry.counts = {};
   entry.flushedAtMs = nowMs;
