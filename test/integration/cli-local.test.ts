@@ -25,6 +25,7 @@ describe('--local without a running stack', () => {
     { cli: 'cards', args: ['list'] },
     { cli: 'campaign', args: ['list'] },
     { cli: 'console', args: ['operator-list'] },
+    { cli: 'accounts', args: ['list'] },
   ])('npm run $cli says that no stack answers and how to start one', ({ cli, args }) => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', `scripts/${cli}.ts`, '--local', url, ...args], { cwd: ROOT, encoding: 'utf8' });
 
