@@ -1,7 +1,7 @@
 /**
  * The ledger area: money that left the merchant — paid packets today, merchant transfers when
  * that payout lands — as one list of rows, filterable and exported as CSV. Each kind of payment is
- * one {@link LedgerSource}; a new payout adds its source to {@link LEDGER_SOURCES}' caller.
+ * one {@link LedgerSource}; a new payout adds its source to `ledgerSources` in opsConsole's handler.
  */
 import { COLLECTIONS, type Condition, type DocumentStore, type Where } from '../../store/port';
 import type { CsvCell } from '../csv';
