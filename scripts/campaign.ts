@@ -1,17 +1,6 @@
 /**
- * Operator CLI for red-packet and transfer campaigns, over @cloudbase/node-sdk:
- *
- *   npx tsx scripts/campaign.ts [--local [URL]] create <campaign.json>   validate, then write slots and the campaign
- *   npx tsx scripts/campaign.ts [--local [URL]] list                     every campaign, newest first
- *   npx tsx scripts/campaign.ts [--local [URL]] show <id>                counters, claims by state, held and uncertain claims
- *   npx tsx scripts/campaign.ts [--local [URL]] link <unionid> <openid>  map a user to their official-account openid (cash packets)
- *   npx tsx scripts/campaign.ts [--local [URL]] cert (--p12 FILE [--passphrase P] | --pem CERT KEY)   store the merchant certificate
- *   npx tsx scripts/campaign.ts [--local [URL]] settle [claimId]         run the reconciler now (or on one claim), ignoring back-off
- *   npx tsx scripts/campaign.ts [--local [URL]] reissue <claimId>        a HELD claim's new packet, once WeChat refunded the first
- *   npx tsx scripts/campaign.ts [--local [URL]] cancel-transfer <claimId>  cancel a transfer still waiting for its user
- *   npx tsx scripts/campaign.ts [--local [URL]] v3-keys --key F (--cert F | --serial S) (--public-key F --public-key-id ID | --platform-certs F) [--api-v3-key-env NAME]
- *                                                                        check, then store the APIv3 keys (transfers)
- *
+ * `npm run campaign -- [--local [URL]] [--json] <command>`: the operator's red-packet and transfer
+ * campaigns (and the transfers' APIv3 keys), over @cloudbase/node-sdk (see USAGE; the syntax is shared with the other CLIs, scripts/lib/cli.ts).
  * `--local` talks to `npm start` (http://127.0.0.1:3000 unless a URL is given); otherwise ENV_ID and
  * TENCENTCLOUD_SECRETID/SECRETKEY come from .env or the environment.
  */
@@ -25,16 +14,29 @@ import { storePayV3Keys, type PayV3KeyValues } from '../shared/pay/v3/keys';
 import { planCampaign } from '../shared/claims/campaign';
 import { isUncertainForLong, type CancelReport } from '../shared/claims/engine';
 import { CLAIM_STATUSES, OPEN_CLAIM_STATUSES, readCampaign, readClaim, type CampaignDoc, type ClaimDoc, type ClaimStatus } from '../shared/claims/model';
+import { parseCampaignTime } from '../shared/relative-time';
 import { unwrapEnvelope } from '../shared/platform';
 import { createNodeSdkStore } from '../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore } from '../shared/store/port';
 import { linkUser } from '../shared/users/links';
+import { createOutput, ensureLocalStack, flagValue, parseArgs, positionalAt, runCli, UsageError, type CommandSpec } from './lib/cli';
 import { ROOT } from './lib/cloudbaserc';
 import { LOCAL_ACCOUNT } from './local/stack';
 
+/** `"startsAt": "now"`, `"endsAt": "+7d"` as epoch ms (shared/relative-time.ts); anything else is left for the validator to judge. */
+function withAbsoluteTimes(raw: unknown, nowMs: number): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  for (const field of ['startsAt', 'endsAt']) {
+    const ms = parseCampaignTime(out[field], nowMs);
+    if (Number.isFinite(ms)) out[field] = ms;
+  }
+  return out;
+}
+
 /** Writes a new campaign: every slot first (replacing leftovers of an interrupted run), the campaign document last. */
 export async function createCampaign(store: DocumentStore, raw: unknown, nowMs: number = Date.now()): Promise<CampaignDoc> {
-  const plan = planCampaign(raw, { nowMs });
+  const plan = planCampaign(withAbsoluteTimes(raw, nowMs), { nowMs });
   if ((await store.get(COLLECTIONS.redPacketCampaigns, plan.campaign._id)) !== null) {
     throw new InputError(`Campaign ${plan.campaign._id} exists already; campaigns are never changed, create one with another id`, 'id');
   }
@@ -144,165 +146,188 @@ function connection(app: ReturnType<typeof tcb.init>, officialAppId: string, mch
   };
 }
 
-const USAGE = `usage: npx tsx scripts/campaign.ts [--local [URL]] <command>
-  create <campaign.json>         validate and create a campaign (see README "Red packets")
+export const USAGE = `Usage: npm run campaign -- [--local [URL]] [--json] <command>
+  create FILE.json [--id ID]     validate and create a campaign (templates: scripts/campaign-templates/, open now)
   list                           list campaigns
-  show <id>                      a campaign's counters, claims by state, held and uncertain claims
-  link <unionid> <openid>        record a user's official-account openid (cash packets)
+  show ID                        a campaign's counters, claims by state, held and uncertain claims
+  link-user --unionid UNIONID --openid OPENID
+                                 record a user's official-account openid (cash packets; the same command as npm run cards)
   cert --p12 FILE [--passphrase P] | cert --pem CERT_FILE KEY_FILE
                                  store the merchant API certificate in the database
-  settle [claimId]               run the reconciler now (on every open claim, or one), ignoring back-off
-  reissue <claimId>              give a HELD claim a new packet, once WeChat has refunded the first
-  cancel-transfer <claimId>      cancel a transfer still waiting for its user (its amount goes back to the campaign)
+  settle [CLAIM_ID]              run the reconciler now (on every open claim, or one), ignoring back-off
+  reissue CLAIM_ID               give a HELD claim a new packet, once WeChat has refunded the first
+  cancel-transfer CLAIM_ID       cancel a transfer still waiting for its user (its amount goes back to the campaign)
   v3-keys --key apiclient_key.pem (--cert apiclient_cert.pem | --serial SERIAL)
           (--public-key pub_key.pem --public-key-id PUB_KEY_ID_… | --platform-certs certs.pem) [--api-v3-key-env NAME]
                                  check, then store the APIv3 keys for transfers (the APIv3 key from the
                                  environment or .env, PAY_V3_API_KEY by default: never on the command line)`;
 
+const SPECS: Record<string, CommandSpec> = {
+  create: { values: ['id'] },
+  list: {},
+  show: {},
+  'link-user': { values: ['unionid', 'openid'] },
+  // The older spelling `link UNIONID OPENID` still works.
+  link: {},
+  cert: { values: ['p12', 'passphrase', 'pem'] },
+  settle: {},
+  reissue: {},
+  'cancel-transfer': {},
+  'v3-keys': { values: ['key', 'cert', 'serial', 'public-key', 'public-key-id', 'platform-certs', 'api-v3-key-env'] },
+};
+
+/** Reads a file the operator named, or says which one is missing and what else the command takes. */
+function readNamed(file: string, flag: string, hint: string): Buffer {
+  if (!existsSync(file)) throw new UsageError(`No file ${file} (given with ${flag}). ${hint}`);
+  return readFileSync(file);
+}
+
+const CERT_HINT = 'Download the API certificate in 商户平台 → 账户中心 → API安全: a p12 goes with --p12 FILE (add --passphrase P unless it is the mch_id), a PEM pair with --pem apiclient_cert.pem apiclient_key.pem.';
+
 /** The CLI; returns the process exit code. */
 export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
-  const args = [...argv];
-  let localUrl: string | undefined;
-  if (args[0] === '--local') {
-    args.shift();
-    localUrl = args[0]?.startsWith('http') ? args.shift()! : `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-  }
-  const [command, ...rest] = args;
-  if (command === undefined || command === '--help') {
+  const args = parseArgs(argv, SPECS);
+  if (args.help || args.command === undefined) {
     print(USAGE);
-    return command === undefined ? 1 : 0;
+    return args.help ? 0 : 1;
   }
-  const target = connect(localUrl);
-  switch (command) {
+  const out = createOutput(args.json, print);
+  const rest = args.positional;
+  const need = (index: number, what: string) => positionalAt(args, index, what);
+  if (args.localUrl !== undefined) await ensureLocalStack(args.localUrl);
+  const target = connect(args.localUrl);
+  switch (args.command) {
     case 'create': {
-      if (rest.length !== 1) break;
-      const raw: unknown = JSON.parse(readFileSync(rest[0]!, 'utf8'));
-      const campaign = await createCampaign(target.store, raw);
-      print(`Created campaign ${campaign._id} on ${target.describe}:`);
-      print(`  ${kindOf(campaign)} for ${campaign.eligibility} users, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`);
-      print(`  from ${beijing(campaign.startsAtMs)} to ${beijing(campaign.endsAtMs)}`);
+      const file = need(0, 'a campaign file');
+      const raw = JSON.parse(readNamed(file, 'create', 'Start from scripts/campaign-templates/miniprogram.json, cash.json or transfer.json.').toString('utf8')) as Record<string, unknown>;
+      const id = flagValue(args, 'id');
+      const campaign = await createCampaign(target.store, id === undefined ? raw : { ...raw, id });
+      out.result({ campaign }, () => [
+        `Created campaign ${campaign._id} on ${target.describe}:`,
+        `  ${kindOf(campaign)} for ${campaign.eligibility} users, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`,
+        `  from ${beijing(campaign.startsAtMs)} to ${beijing(campaign.endsAtMs)}`,
+        `CAMPAIGN=${campaign._id}`,
+      ]);
       return 0;
     }
     case 'list': {
       const campaigns = await listCampaigns(target.store);
-      if (campaigns.length === 0) print(`No campaigns on ${target.describe}.`);
-      for (const campaign of campaigns) {
-        print(`${campaign._id.padEnd(24)} ${campaign.payout.padEnd(11)} ${String(campaign.claimedCount).padStart(6)}/${String(campaign.packetCount).padEnd(6)} ` +
-          `${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}  until ${beijing(campaign.endsAtMs)}`);
-      }
+      out.result({ campaigns }, () => (campaigns.length === 0 ? [`No campaigns on ${target.describe}.`] : campaigns.map((campaign) =>
+        `${campaign._id.padEnd(24)} ${campaign.payout.padEnd(11)} ${String(campaign.claimedCount).padStart(6)}/${String(campaign.packetCount).padEnd(6)} ` +
+          `${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}  until ${beijing(campaign.endsAtMs)}`)));
       return 0;
     }
     case 'show': {
-      if (rest.length !== 1) break;
-      const { campaign, claimsByStatus, held, open } = await campaignSummary(target.store, rest[0]!);
+      const summary = await campaignSummary(target.store, need(0, 'a campaign ID'));
+      const { campaign, claimsByStatus, held, open } = summary;
       const nowMs = Date.now();
       const what = campaign.transfer === undefined
         ? `"${campaign.actName}" from ${campaign.sendName}`
         : `scene ${campaign.transfer.sceneId}, "${campaign.transfer.remark}"`;
-      print(`${campaign._id}: ${kindOf(campaign)} for ${campaign.eligibility} users, ${describeAmount(campaign)}, ${what}`);
-      print(`  window   ${beijing(campaign.startsAtMs)} → ${beijing(campaign.endsAtMs)}`);
-      print(`  claimed  ${campaign.claimedCount} of ${campaign.packetCount} ${campaign.payout === 'transfer' ? 'transfers' : 'packets'}, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`);
-      if (campaign.returnedAmountsFen.length > 0) {
-        print(`  returned ${campaign.returnedAmountsFen.length} amount(s), ${yuan(campaign.returnedAmountsFen.reduce((sum, fen) => sum + fen, 0))}, offered again (transfers closed unpaid)`);
-      }
-      print(`  claims   ${Object.entries(claimsByStatus).map(([status, count]) => `${status} ${count}`).join(', ')}`);
-      // HELD claims were paid but cannot be delivered: only the operator moves them (README "Red packets").
-      for (const claim of held) print(`  HELD     ${claim._id} billno ${claim.mchBillno} (attempt ${claim.attempt}): ${claim.heldReason ?? claim.lastError ?? ''}`);
-      for (const claim of open) {
-        const uncertain = claim.uncertainSinceMs === null ? '' : ` uncertain since ${beijing(claim.uncertainSinceMs)}${isUncertainForLong(claim, nowMs) ? ' (LONG: check this billno in 商户平台)' : ''}`;
-        const bill = claim.status === 'WAITING' ? ` bill ${claim.wechatStatus ?? '?'}` : '';
-        print(`  open     ${claim._id} ${claim.status}${bill} billno ${claim.mchBillno} (attempt ${claim.attempt})${uncertain}${claim.queryOnly ? ' query-only' : ''} ${claim.lastError ?? ''}`.trimEnd());
-      }
+      const returnedFen = campaign.returnedAmountsFen.reduce((sum, fen) => sum + fen, 0);
+      out.result(summary, () => [
+        `${campaign._id}: ${kindOf(campaign)} for ${campaign.eligibility} users, ${describeAmount(campaign)}, ${what}${campaign.paused === true ? ' — PAUSED' : ''}`,
+        `  window   ${beijing(campaign.startsAtMs)} → ${beijing(campaign.endsAtMs)}`,
+        `  claimed  ${campaign.claimedCount} of ${campaign.packetCount} ${campaign.payout === 'transfer' ? 'transfers' : 'packets'}, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`,
+        ...(campaign.returnedAmountsFen.length === 0 ? [] : [`  returned ${campaign.returnedAmountsFen.length} amount(s), ${yuan(returnedFen)}, offered again (transfers closed unpaid)`]),
+        `  claims   ${Object.entries(claimsByStatus).map(([status, count]) => `${status} ${count}`).join(', ')}`,
+        // HELD claims were paid but cannot be delivered: only the operator moves them (README "Red packets").
+        ...held.map((claim) => `  HELD     ${claim._id} billno ${claim.mchBillno} (attempt ${claim.attempt}): ${claim.heldReason ?? claim.lastError ?? ''}`),
+        ...open.map((claim) => {
+          const uncertain = claim.uncertainSinceMs === null ? '' : ` uncertain since ${beijing(claim.uncertainSinceMs)}${isUncertainForLong(claim, nowMs) ? ' (LONG: check this billno in 商户平台)' : ''}`;
+          const bill = claim.status === 'WAITING' ? ` bill ${claim.wechatStatus ?? '?'}` : '';
+          return `  open     ${claim._id} ${claim.status}${bill} billno ${claim.mchBillno} (attempt ${claim.attempt})${uncertain}${claim.queryOnly ? ' query-only' : ''} ${claim.lastError ?? ''}`.trimEnd();
+        }),
+      ]);
       return 0;
     }
-    case 'link': {
-      if (rest.length !== 2) break;
-      await linkUser(target.store, { officialAppId: target.officialAppId, unionid: rest[0]!, openid: rest[1]!, source: 'operator' });
-      print(`Linked unionid ${rest[0]} to openid ${rest[1]} under ${target.officialAppId}.`);
+    case 'link':
+    case 'link-user': {
+      const unionid = args.command === 'link' ? need(0, 'a UNIONID') : flagValue(args, 'unionid');
+      const openid = args.command === 'link' ? need(1, 'an OPENID') : flagValue(args, 'openid');
+      if (unionid === undefined || openid === undefined) throw new UsageError('link-user needs --unionid UNIONID --openid OPENID');
+      await linkUser(target.store, { officialAppId: target.officialAppId, unionid, openid, source: 'operator' });
+      out.result({ officialAppId: target.officialAppId, unionid, openid }, () => `Linked unionid ${unionid} to openid ${openid} under ${target.officialAppId}.`);
       return 0;
     }
     case 'cert': {
       const mchId = target.mchId;
       if (mchId === undefined) throw new Error('Set PAY_MCH_ID in .env first');
-      const option = rest[0];
-      const values = option === '--p12' && rest[1]
-        ? { p12Base64: readFileSync(rest[1]).toString('base64'), passphrase: rest[2] === '--passphrase' ? rest[3] : undefined }
-        : option === '--pem' && rest[1] && rest[2]
-          ? { certPem: readFileSync(rest[1], 'utf8'), keyPem: readFileSync(rest[2], 'utf8') }
-          : undefined;
-      if (values === undefined) break;
-      const certificate = certificateFrom(values, mchId, 'the given certificate')!;
-      // Refuse to store a certificate the function could not load (wrong passphrase, mixed-up files).
-      createMerchantAgent(certificate).destroy();
+      const p12 = flagValue(args, 'p12');
+      const pem = flagValue(args, 'pem');
+      if ((p12 === undefined) === (pem === undefined)) throw new UsageError(`cert needs --p12 FILE or --pem CERT_FILE KEY_FILE. ${CERT_HINT}`);
+      const passphrase = flagValue(args, 'passphrase');
+      const values = p12 !== undefined
+        ? { p12Base64: readNamed(p12, '--p12', CERT_HINT).toString('base64'), passphrase }
+        : { certPem: readNamed(pem!, '--pem', CERT_HINT).toString('utf8'), keyPem: readNamed(need(0, 'the KEY_FILE after --pem CERT_FILE'), '--pem', CERT_HINT).toString('utf8') };
+      let certificate: ReturnType<typeof certificateFrom>;
+      try {
+        certificate = certificateFrom(values, mchId, 'the given certificate');
+        // Refuse to store a certificate the function could not load (wrong passphrase, mixed-up files).
+        createMerchantAgent(certificate!).destroy();
+      } catch (error) {
+        throw new Error(`${(error as Error).message}. ${p12 !== undefined ? 'A p12 whose passphrase is not the mch_id needs --passphrase P; a PEM pair goes with --pem CERT_FILE KEY_FILE.' : 'Give the certificate first, then the key: --pem apiclient_cert.pem apiclient_key.pem.'}`);
+      }
       await target.store.put(COLLECTIONS.payMerchantCerts, { _id: mchId, ...values });
-      print(`Stored the merchant certificate for ${mchId} in ${COLLECTIONS.payMerchantCerts} on ${target.describe}.`);
+      out.result({ mchId, stored: true }, () => `Stored the merchant certificate for ${mchId} in ${COLLECTIONS.payMerchantCerts} on ${target.describe}.`);
       return 0;
     }
     case 'settle': {
-      if (rest.length > 1) break;
-      const { alerts, ...counts } = await target.callFunction<Record<string, number> & { alerts: string[] }>(
+      if (rest.length > 1) throw new UsageError('settle takes at most one CLAIM_ID');
+      const report = await target.callFunction<Record<string, number> & { alerts: string[] }>(
         'sendRedPacket',
         { action: 'reconcile', ignoreBackoff: true, ...(rest[0] === undefined ? {} : { claimId: rest[0] }) },
       );
-      print(`Reconciler: ${Object.entries(counts).map(([key, value]) => `${key} ${value}`).join(', ')}`);
-      for (const alert of alerts) print(`  needs you: ${alert}`);
+      const { alerts, ...counts } = report;
+      out.result(report, () => [`Reconciler: ${Object.entries(counts).map(([key, value]) => `${key} ${value}`).join(', ')}`, ...alerts.map((alert) => `  needs you: ${alert}`)]);
       return 0;
     }
     case 'reissue': {
-      if (rest.length !== 1) break;
-      const reissued = await target.callFunction<{ claimId: string; attempt: number; mchBillno: string }>('sendRedPacket', { action: 'reissue', claimId: rest[0] });
-      print(`Reissued ${reissued.claimId}: attempt ${reissued.attempt}, billno ${reissued.mchBillno}; the user's next claim call pays it (the reconciler sends it meanwhile).`);
+      const reissued = await target.callFunction<{ claimId: string; attempt: number; mchBillno: string }>('sendRedPacket', { action: 'reissue', claimId: need(0, 'a CLAIM_ID') });
+      out.result(reissued, () => `Reissued ${reissued.claimId}: attempt ${reissued.attempt}, billno ${reissued.mchBillno}; the user's next claim call pays it (the reconciler sends it meanwhile).`);
       return 0;
     }
     case 'cancel-transfer': {
-      if (rest.length !== 1) break;
-      const report = await target.callFunction<CancelReport>('sendRedPacket', { action: 'cancel-transfer', claimId: rest[0] });
+      const report = await target.callFunction<CancelReport>('sendRedPacket', { action: 'cancel-transfer', claimId: need(0, 'a CLAIM_ID') });
       const outcome = report.amountReturned
         ? 'it ended unpaid and its amount is back in the campaign'
         : report.status === 'WAITING' ? 'it is still open: the reconciler follows the bill to its end' : `it is ${report.status}`;
-      print(`Cancel of ${report.claimId}: WeChat answered ${report.cancel}; the bill is ${report.wechatStatus ?? 'not known'}, so the claim is ${report.status} (${outcome}).`);
+      out.result(report, () => `Cancel of ${report.claimId}: WeChat answered ${report.cancel}; the bill is ${report.wechatStatus ?? 'not known'}, so the claim is ${report.status} (${outcome}).`);
       return 0;
     }
     case 'v3-keys': {
       const mchId = target.mchId;
       if (mchId === undefined) throw new Error('Set PAY_MCH_ID in .env first');
-      const flags = flagValues(rest, ['--key', '--cert', '--serial', '--public-key', '--public-key-id', '--platform-certs', '--api-v3-key-env']);
-      if (flags === null || flags['--key'] === undefined) break;
-      const file = (flag: string): string | undefined => (flags[flag] === undefined ? undefined : readFileSync(flags[flag]!, 'utf8'));
-      const keyVariable = flags['--api-v3-key-env'] ?? 'PAY_V3_API_KEY';
+      const keyFile = flagValue(args, 'key');
+      if (keyFile === undefined) throw new UsageError(`v3-keys needs --key apiclient_key.pem. ${V3_KEYS_HINT}`);
+      const file = (flag: string): string | undefined => {
+        const named = flagValue(args, flag);
+        return named === undefined ? undefined : readNamed(named, `--${flag}`, V3_KEYS_HINT).toString('utf8');
+      };
+      const keyVariable = flagValue(args, 'api-v3-key-env') ?? 'PAY_V3_API_KEY';
       const values: PayV3KeyValues = {
-        merchantKeyPem: file('--key'),
-        merchantCertPem: file('--cert'),
-        merchantSerialNo: flags['--serial'],
+        merchantKeyPem: file('key'),
+        merchantCertPem: file('cert'),
+        merchantSerialNo: flagValue(args, 'serial'),
         apiV3Key: secretFromEnvironment(keyVariable),
-        publicKeyId: flags['--public-key-id'],
-        publicKeyPem: file('--public-key'),
-        platformCertPems: file('--platform-certs'),
+        publicKeyId: flagValue(args, 'public-key-id'),
+        publicKeyPem: file('public-key'),
+        platformCertPems: file('platform-certs'),
       };
       if (values.apiV3Key === undefined) throw new Error(`Set ${keyVariable} (the APIv3 key, 商户平台 → API安全) in the environment or .env`);
       // Checked before anything is written: a key of another certificate, a serial mix-up, a PEM in the wrong place.
       const keys = await storePayV3Keys(target.store, mchId, values, Date.now());
-      print(`Stored the APIv3 keys for ${mchId} in ${COLLECTIONS.payV3Keys} on ${target.describe}: merchant certificate ${keys.merchantSerialNo}, ` +
-        `WeChat Pay key(s) ${[...keys.verifyingKeys.keys()].join(', ')}. Instances that already loaded keys keep theirs until they restart.`);
+      const stored = { mchId, merchantSerialNo: keys.merchantSerialNo, wechatPayKeys: [...keys.verifyingKeys.keys()] };
+      out.result(stored, () => `Stored the APIv3 keys for ${mchId} in ${COLLECTIONS.payV3Keys} on ${target.describe}: merchant certificate ${stored.merchantSerialNo}, ` +
+        `WeChat Pay key(s) ${stored.wechatPayKeys.join(', ')}. Instances that already loaded keys keep theirs until they restart.`);
       return 0;
     }
     default:
+      throw new UsageError(`Unknown command ${args.command}`);
   }
-  print(USAGE);
-  return 1;
 }
 
-/** `--flag value` pairs among `known`; null when something else is given. */
-function flagValues(args: readonly string[], known: readonly string[]): Record<string, string | undefined> | null {
-  const values: Record<string, string | undefined> = {};
-  for (let i = 0; i < args.length; i += 2) {
-    const flag = args[i]!;
-    const value = args[i + 1];
-    if (!known.includes(flag) || value === undefined || value.startsWith('--')) return null;
-    values[flag] = value;
-  }
-  return values;
-}
+const V3_KEYS_HINT = 'From 商户平台 → 账户中心 → API安全: --key apiclient_key.pem with --cert apiclient_cert.pem (or --serial), and --public-key pub_key.pem --public-key-id PUB_KEY_ID_… (or --platform-certs); the APIv3 key in PAY_V3_API_KEY.';
 
 /** A secret from the environment, else from .env / .env.local (never from the command line, which shells keep). */
 function secretFromEnvironment(name: string): string | undefined {
@@ -315,12 +340,4 @@ function secretFromEnvironment(name: string): string | undefined {
   return undefined;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : String(error));
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runCli(main, USAGE);

@@ -1,5 +1,5 @@
 import { envReader } from '../../shared/config';
-import { InputError } from '../../shared/errors';
+import { ForbiddenError, InputError } from '../../shared/errors';
 import { cloudPlatform } from '../../shared/platform';
 import { CAMPAIGN_ID_PATTERN } from '../../shared/claims/campaign';
 import { createClaimDeps, readClaimConfig } from '../../shared/claims/config';
@@ -20,12 +20,13 @@ const CLAIM_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}:[\x21-\x7e]{1,200}$/;
  * sendRedPacket: a mini-program user claims a packet or transfer of a campaign ({ campaignId } —
  * nothing else: identity from the platform, amount from the campaign). Its timer (and an admin's
  * { action: 'reconcile' }) settles every claim left unsettled; an admin's { action: 'reissue' }
- * releases a held claim once WeChat refunded its packet, { action: 'cancel-transfer' } cancels a
- * transfer still waiting for its user.
+ * releases a held claim once WeChat refunded its packet (the console asks for both, as another
+ * function); an admin's { action: 'cancel-transfer' } cancels a transfer still waiting for its user.
  */
 export const main = defineHandler({
   name: 'sendRedPacket',
-  allow: ['miniprogram', 'timer', 'admin'],
+  // `function`: the console's "settle now" and "reissue" (opsConsole calls them function to function).
+  allow: ['miniprogram', 'timer', 'admin', 'function'],
   wxContext: () => cloudPlatform().getWXContext(),
   init: (log) => {
     const config = readClaimConfig(envReader(process.env));
@@ -47,6 +48,10 @@ export const main = defineHandler({
           ...(caller.clientIp ? { clientIp: caller.clientIp } : {}),
         },
       };
+    }
+    // Another function (the console) may only drive claims that exist: it never claims for anyone.
+    if (caller.type === 'function' && event.action !== 'reconcile' && event.action !== 'reissue') {
+      throw new ForbiddenError('Another function may ask sendRedPacket to reconcile or reissue claims, not to claim one');
     }
     allowOnlyFields(event, ['action', 'limit', 'ignoreBackoff', 'claimId']);
     const action = readEnum(event, 'action', ['reconcile', 'reissue', 'cancel-transfer'] as const);

@@ -2,7 +2,7 @@
  * The claim engine: one path for every way in (./eligibility) and every way out (./payout).
  *
  *   identify the person (eligibility) → cheap refusals from this instance's copy of the campaign
- *   → ONE reservation transaction: the campaign's window, stock and claims-per-second; the claim,
+ *   → ONE reservation transaction: the campaign's window, pause, stock and claims-per-second; the claim,
  *     already SENDING with its bill number and lease; a document for every other key of the person
  *   → pace (the merchant's rate limit) → send (payout) → persist the outcome → the reconciler
  *     (the same drive, on a timer) for anything left open.
@@ -50,6 +50,7 @@ import {
   type CampaignDoc, type ClaimDoc, type ClaimKeyDoc, type ClaimStatus, type PayoutName, type SlotDoc,
 } from './model';
 import { sweepCounters, waitForSendSlot } from './pacing';
+import { countPayError, countRefusal } from './stats';
 import { PAYOUTS } from './payout';
 import { Outcome, type Payout, type PayoutReply } from './payout/types';
 import { closeClaim, paidPatch } from './settlement';
@@ -106,6 +107,18 @@ const SETTLED: ReadonlySet<ClaimStatus> = new Set(['SENT', 'RECEIVED', 'FAILED',
  * gives the client (wx.sendBizRedPacket's arguments, a cash claim's state).
  */
 export async function claimPacket(deps: ClaimDeps, campaignId: string, entry: ClaimEntry): Promise<unknown> {
+  try {
+    return await claimOnce(deps, campaignId, entry);
+  } catch (error) {
+    // Refusals by reason, for the operator (stats.ts: counted in memory, written at most every few seconds).
+    const reason = error instanceof NotEligibleError || error instanceof AccountNotLinkedError ? error.reason
+      : error instanceof RateLimitedError ? 'rate_limited' : null;
+    if (reason !== null) await countRefusal(deps.store, deps.log, campaignId, reason, deps.now());
+    throw error;
+  }
+}
+
+async function claimOnce(deps: ClaimDeps, campaignId: string, entry: ClaimEntry): Promise<unknown> {
   const { memory, settings } = deps;
   const { campaign, region } = await memory.campaign(deps.store, campaignId, deps.now());
   if (campaign.eligibility !== entry.eligibility) throw refusal(RefusalReason.WRONG_ENTRY);
@@ -335,6 +348,8 @@ async function reserve(
       const nowMs = deps.now();
       if (nowMs < campaign.startsAtMs) throw refusal(RefusalReason.NOT_STARTED);
       if (nowMs >= campaign.endsAtMs) throw refusal(RefusalReason.ENDED);
+      // Read here, in the transaction, not from the instance's copy: a pause takes effect on the very next reservation.
+      if (campaign.paused === true) throw refusal(RefusalReason.PAUSED);
       if (soldOut(campaign)) throw refusal(RefusalReason.SOLD_OUT);
       const rateWindowStartMs = secondOf(nowMs);
       const sameWindow = campaign.rateWindowStartMs === rateWindowStartMs;
@@ -582,6 +597,7 @@ async function sendStep(drive: Drive, claim: ClaimDoc, mode: SendMode): Promise<
   if (reply.outcome === Outcome.WAITING) return settleOr(drive, sending, await waiting(drive, sending, reply));
   if (reply.outcome === Outcome.CLOSED) return settleOr(drive, sending, await close(drive, sending, reply));
   deps.log.warn('red packet send failed', { claimId: claim._id, code: reply.code, outcome: reply.outcome, attempt: claim.attempt, mode });
+  await countPayError(deps.store, deps.log, claim.campaignId, reply.code, deps.now());
   raise(drive, claim, reply);
   if (mode === 'recover') {
     // The packet is paid (gethbinfo said so) and this resend was meant to bring its package back.

@@ -19,6 +19,8 @@ export const RefusalReason = {
   MERCHANT_LIMIT: 'merchant_limit',
   RISK_BLOCKED: 'risk_blocked',
   HELD: 'held',
+  /** An operator paused the campaign (console): new claims wait until it is resumed. */
+  PAUSED: 'paused',
   TRANSFER_RECEIVED: 'transfer_received',
   TRANSFER_EXPIRED: 'transfer_expired',
   TRANSFER_CANCELLED: 'transfer_cancelled',
@@ -40,6 +42,7 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalReason, string>> = {
   merchant_limit: 'The merchant has reached its daily red-packet limit; this one cannot be sent',
   risk_blocked: 'WeChat declined to send this red packet to your account (risk control)',
   held: 'Your red packet is waiting for a check by the merchant; please try again later',
+  paused: 'This campaign is paused for now; please try again later',
   transfer_received: 'This transfer has already reached your WeChat balance',
   transfer_expired: 'This transfer was not confirmed within 24 hours and has been closed',
   transfer_cancelled: 'The merchant has cancelled this transfer',

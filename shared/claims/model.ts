@@ -69,6 +69,10 @@ export interface CampaignDoc extends StoredDoc, PacketTexts {
   rateWindowStartMs: number;
   rateWindowCount: number;
   createdAtMs: number;
+  /** Set by an operator (console): new reservations are refused with `paused`; claims already reserved are still paid. */
+  paused?: boolean;
+  pausedAtMs?: number | null;
+  pausedBy?: string | null;
   /**
    * Set by {@link readCampaign} for a campaign stored before eligibility and payout existed (never
    * stored): its older claims are keyed `<id>:<unionid ?? openid>`, without key documents.

@@ -109,6 +109,16 @@ export const COLLECTIONS = {
   cardRedemptions: 'card_redemptions',
   /** Who received a code, from verified card events (`_id` = `<cardId>:<code>`): decryptCode's proof for unlinked users. */
   cardCodeOwners: 'card_code_owners',
+  /** Console operators (`_id` = sign-in name): scrypt password hash, created and removed only by the CLI. */
+  consoleOperators: 'ops_operators',
+  /** Console sessions (`_id` = SHA-256 of the cookie's token, never the token itself). */
+  consoleSessions: 'ops_sessions',
+  /** Sign-in attempts per account name and per client IP: the console's rate limit and lock-out, shared by every instance. */
+  consoleSignInLimits: 'ops_sign_in_limits',
+  /** Every change made through the console or the operator CLI: who, what, when, from where. */
+  consoleAudit: 'ops_audit',
+  /** Per campaign (`_id` = campaign id): refusals by reason and Pay error codes, counted as they happen (the console reads them). */
+  redPacketStats: 'rp_campaign_stats',
   /** Red-packet campaigns: definition, budget and claim counters (`_id` = campaign id). */
   redPacketCampaigns: 'rp_campaigns',
   /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
