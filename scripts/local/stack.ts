@@ -29,6 +29,8 @@ export const LOCAL_ACCOUNT = {
   payApiKey: 'LocalSandboxPayApiKey00000000001',
   /** The merchant's APIv3 key (notify resources are encrypted with it). */
   payApiV3Key: 'LocalSandboxPayApiV3Key000000001',
+  /** REF_SIGNING_SECRET: signs the references signCard puts in outer_str (and receivePush verifies). */
+  refSigningSecret: 'LocalSandboxRefSigningSecret00000000001',
 } as const;
 
 /** The one local Open Platform (开放平台) the accounts and the mini-program are bound to: a user has one unionid across them. */
@@ -121,6 +123,8 @@ export interface StackOptions {
   paySandbox?: { balanceFen?: number; rateLimitPerSecond?: number; userDailyCount?: number; userDailyAmountFen?: number; sendingDelayMs?: number };
   /** The Pay sandbox's APIv3 transfers: timings, limits, query lag (defaults: WeChat's; notifies to `/pay/notify` of this stack). */
   payTransfers?: Omit<PayV3SandboxOptions, 'merchants' | 'wechatPay'>;
+  /** receivePush's settings on this stack (env PUSH_REPLY_BUDGET_MS, PUSH_TIMESTAMP_WINDOW_SECONDS). */
+  push?: { replyBudgetMs?: number; timestampWindowSeconds?: number };
   /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS; the certificate as p12 or PEM). */
   redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem' };
 }
@@ -239,6 +243,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WX_MP_APPID: LOCAL_ACCOUNT.miniProgramAppId,
     PAY_MCH_ID: LOCAL_ACCOUNT.mchId,
     PAY_API_KEY: LOCAL_ACCOUNT.payApiKey,
+    REF_SIGNING_SECRET: LOCAL_ACCOUNT.refSigningSecret,
   });
   const dataDir = options.dataDir === undefined ? DEFAULT_DATA_DIR : options.dataDir;
   const sandboxDataDir = dataDir === null
@@ -321,11 +326,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ? { PAY_MCH_CERT_PEM: certs.merchantCertPem, PAY_MCH_KEY_PEM: certs.merchantKeyPem }
         : { PAY_MCH_P12_BASE64: certs.merchantP12Base64 }),
     };
+    const localPushEnv: Record<string, string> = {
+      ...(options.push?.replyBudgetMs === undefined ? {} : { PUSH_REPLY_BUDGET_MS: String(options.push.replyBudgetMs) }),
+      ...(options.push?.timestampWindowSeconds === undefined ? {} : { PUSH_TIMESTAMP_WINDOW_SECONDS: String(options.push.timestampWindowSeconds) }),
+    };
     host = createFunctionHost({
       distDir: DIST_DIR,
       functions: rc.functions.map((entry) => ({
         name: entry.name,
-        envVariables: entry.name === 'sendRedPacket' ? { ...entry.envVariables, ...localPayEnv } : entry.envVariables,
+        envVariables: entry.name === 'sendRedPacket'
+          ? { ...entry.envVariables, ...localPayEnv }
+          : entry.name === 'receivePush' ? { ...entry.envVariables, ...localPushEnv } : entry.envVariables,
         timeoutSeconds: entry.timeout,
         triggers: entry.triggers.map(({ name, config }) => ({ name, config })),
         fixedEgressIp: hasFixedEgressIp(entry),
