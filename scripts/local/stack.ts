@@ -166,6 +166,25 @@ function readBody(req: http.IncomingMessage): Promise<void> {
   });
 }
 
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > 4096) req.destroy(new Error('body too large'));
+    });
+    req.on('end', () => {
+      try {
+        resolve(text === '' ? {} : JSON.parse(text));
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
 /** The local CloudBase as operator scripts see it (@cloudbase/node-sdk with admin keys). */
 function adminStore(stackUrl: string): DocumentStore {
   return createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stackUrl}/admin` } as never).database());
@@ -205,7 +224,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     else if (host.servesHttpPath(pathname)) host.handle(req, res).catch(fail);
     else if (pathname.startsWith(`${PAY_CONTROL_PREFIX}/`)) pay.handleControl(req, res).catch(fail);
     else if (pathname.startsWith('/__sandbox')) sandbox.handleControl(req, res).catch(fail);
-    else if (pathname === '/__local/stats') {
+    else if (pathname === '/__local/latency') {
+      // POST {"delayMs","collection"?,"times"?} slows the local CloudBase; DELETE clears it.
+      void readJson(req).then((body) => {
+        cloudbase!.setLatency(req.method === 'DELETE' ? null : (body as { delayMs: number; collection?: string; times?: number }));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      }).catch(fail);
+    } else if (pathname === '/__local/stats') {
       void readBody(req).then(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ database: cloudbase!.stats(), functions: host!.stats() }));
