@@ -15,7 +15,7 @@ const push = defineHttpHandler<PushService, ProvenPush>({
   wxContext: () => cloudPlatform().getWXContext(),
   init: (log) => pushServiceFromEnvironment(log),
   proof: pushSignatureProof,
-  run: (_request, { deps, proven }) => deps.receiver.respond(proven),
+  run: (_request, { deps, proven, nowMs }) => deps.receiver.respond(proven, nowMs),
 });
 
 /** Its timer (and an admin): applies the pushes a slow store or a frozen instance left unapplied. */

@@ -8,7 +8,6 @@
  * under that scene.
  */
 import { InputError, NotFoundError } from '../errors';
-import { TtlCache } from '../memo';
 import type { DocumentStore, StoredDoc } from '../store/port';
 import { COLLECTIONS } from '../store/port';
 import { validatePassiveReply, type PassiveReply } from '../push/xml';
@@ -54,19 +53,43 @@ export function channelOfScene(scene: string | null): string {
   return scene ?? ACCOUNT_CHANNEL;
 }
 
-/** The account's channels as functions read them: instance memory for {@link CHANNELS_CACHE_TTL_MS}. */
+/**
+ * The account's channels as functions read them: instance memory for {@link CHANNELS_CACHE_TTL_MS}
+ * (the bound on seeing a changed reply); a channel the copy does not know (a QR code made a moment
+ * ago) makes it read again, at most once per `missReloadMs`.
+ */
 export class ChannelDirectory {
-  private readonly cache: TtlCache<Map<string, ChannelDoc>>;
-  constructor(private readonly store: DocumentStore, options: { ttlMs?: number; now?: () => number } = {}) {
-    this.cache = new TtlCache(options.ttlMs ?? CHANNELS_CACHE_TTL_MS, 1_000, options.now ?? Date.now);
+  private readonly loaded = new Map<string, { atMs: number; channels: Promise<Map<string, ChannelDoc>> }>();
+  private readonly ttlMs: number;
+  private readonly missReloadMs: number;
+  private readonly now: () => number;
+  constructor(private readonly store: DocumentStore, options: { ttlMs?: number; missReloadMs?: number; now?: () => number } = {}) {
+    this.ttlMs = options.ttlMs ?? CHANNELS_CACHE_TTL_MS;
+    this.missReloadMs = options.missReloadMs ?? 1_000;
+    this.now = options.now ?? Date.now;
   }
 
   async get(appId: string, channel: string): Promise<ChannelDoc | null> {
-    const channels = await this.cache.get(appId, async () => {
-      const docs = await this.store.find<ChannelDoc>(COLLECTIONS.channels, { appId }, { limit: MAX_CHANNELS });
-      return new Map(docs.map((doc) => [doc.channel, doc]));
-    });
+    let channels = await this.load(appId, this.ttlMs);
+    if (!channels.has(channel)) channels = await this.load(appId, this.missReloadMs);
     return channels.get(channel) ?? null;
+  }
+
+  private load(appId: string, maxAgeMs: number): Promise<Map<string, ChannelDoc>> {
+    const nowMs = this.now();
+    const hit = this.loaded.get(appId);
+    if (hit !== undefined && nowMs - hit.atMs < maxAgeMs) return hit.channels;
+    if (this.loaded.size > 1_000) this.loaded.clear();
+    const channels = this.store
+      .find<ChannelDoc>(COLLECTIONS.channels, { appId }, { limit: MAX_CHANNELS })
+      .then((docs) => new Map(docs.map((doc) => [doc.channel, doc])));
+    const entry = { atMs: nowMs, channels };
+    this.loaded.set(appId, entry);
+    // A failed read is not kept.
+    channels.catch(() => {
+      if (this.loaded.get(appId) === entry) this.loaded.delete(appId);
+    });
+    return channels;
   }
 }
 

@@ -127,11 +127,11 @@ export class PushReceiver {
   }
 
   /** The answer to a proven request: the URL check's echostr, or `success` / a passive reply (encrypted when the push was). */
-  async respond(proven: ProvenPush): Promise<HttpResponse> {
+  async respond(proven: ProvenPush, startedAtMs: number = this.now()): Promise<HttpResponse> {
     if (proven.kind === 'url-check') return respond.text(proven.echostr);
     checkAddressee(proven);
     const message = readPushMessage(proven.fields);
-    const reply = await this.receive(proven.appId, message);
+    const reply = await this.receive(proven.appId, message, startedAtMs);
     if (reply === null) return respond.text('success');
     const nowSeconds = Math.floor(this.now() / 1000);
     const xml = passiveReplyXml(reply, { userOpenid: message.fromUserName, accountOriginalId: message.toUserName, createTimeSeconds: nowSeconds });
@@ -147,9 +147,11 @@ export class PushReceiver {
     }));
   }
 
-  /** Records the push (once) and applies it within the budget; answers the passive reply, or null for `success`. */
-  async receive(appId: string, message: PushMessage): Promise<PassiveReply | null> {
-    const startedAtMs = this.now();
+  /**
+   * Records the push (once) and applies it within the budget, counted from `startedAtMs` (the
+   * request's start: the proof's registry read counts too); answers the passive reply, or null for `success`.
+   */
+  async receive(appId: string, message: PushMessage, startedAtMs: number = this.now()): Promise<PassiveReply | null> {
     const handled = FOLLOW_KINDS.has(message.event.kind) || CARD_KINDS.has(message.event.kind);
     const doc: PushEventDoc = {
       _id: `${appId}:${message.dedupeKey}`,
@@ -160,9 +162,9 @@ export class PushReceiver {
       event: message.event,
       createTimeSeconds: message.createTimeSeconds,
       status: handled ? 'received' : 'done',
-      receivedAtMs: startedAtMs,
+      receivedAtMs: this.now(),
       appliedAtMs: null,
-      doneAtMs: handled ? null : startedAtMs,
+      doneAtMs: handled ? null : this.now(),
       duplicates: 0,
       reply: null,
       facts: null,
