@@ -221,8 +221,9 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
       const appid = knownAppid(record.appid);
       const openid = record.user !== undefined ? openidOf(state, appid, expectUserId(record.user)) : expectString(record.openid, 'openid');
       const deliverPush = expectOptionalBoolean(record.deliverPush, 'deliverPush');
-      const result = addCardAsClient(state, { appid, openid, cardList: record.cardList, ...(deliverPush === undefined ? {} : { deliverPush }) });
-      return { ...result, pushes: await Promise.all(result.pushes) };
+      const { pushes: delivering, ...result } = addCardAsClient(state, { appid, openid, cardList: record.cardList, ...(deliverPush === undefined ? {} : { deliverPush }) });
+      const pushes = await Promise.all(delivering);
+      return pushes.length === 0 ? result : { ...result, pushes };
     },
     deleteCard(input) {
       const record = expectRecord(input, 'delete-card body', ['appid', 'openid', 'cardId', 'code']);
