@@ -12,7 +12,7 @@ import type { DocumentStore, StoredDoc, TransactionScope } from '../store/port';
 import { COLLECTIONS } from '../store/port';
 import { ACCOUNT_CHANNEL, ZERO_DELTA, type CounterDelta } from './ledger';
 
-export const COUNTER_SHARDS = 8;
+export const COUNTER_SHARDS = 16;
 /** The channel field of an account's own counters (every channel together). */
 export const ALL_CHANNELS = '*';
 /** The day field of the all-time counters. */
