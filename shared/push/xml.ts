@@ -43,7 +43,9 @@ export function parsePushXml(xml: string): PushFields {
   const markup = body.replace(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->/g, '');
   if (/&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});)/.test(markup)) throw new PushXmlError('The push has an entity reference XML does not define');
   if (/<\?(?!xml[\s?])/i.test(markup)) throw new PushXmlError('The push has a processing instruction');
-  if (body.lastIndexOf('</xml>') !== body.length - '</xml>'.length) throw new PushXmlError('The push must be one <xml> root with nothing after it');
+  // xml2js stops at the end of the first root and ignores what follows: require one root, closed last.
+  const closing = markup.trim();
+  if (closing.indexOf('</xml>') !== closing.length - '</xml>'.length) throw new PushXmlError('The push must be one <xml> root with nothing after it');
 
   const parsed = parseStrict(body);
   if (typeof parsed !== 'object' || parsed === null || Object.keys(parsed).length !== 1 || !('xml' in parsed)) {
