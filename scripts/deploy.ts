@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { envReader, readTokenFetcherConfig } from '../shared/config';
+import { REF_SIGNING_SECRET_PATTERN } from '../shared/cards/reference';
 import { COLLECTIONS } from '../shared/store/port';
 import { buildFunctions } from './build';
 import { cloudDatabaseAcl, type DatabaseAclApi } from './lib/database-acl';
@@ -83,6 +84,7 @@ export function checkDeploySettings(given: Record<string, string | undefined>): 
   }
   const reader = envReader(env);
   readTokenFetcherConfig(reader);
+  if (env.REF_SIGNING_SECRET) reader.string('REF_SIGNING_SECRET', { pattern: REF_SIGNING_SECRET_PATTERN, hint: '32-128 printable characters, the same for signCard and receivePush' });
   try {
     reader.done();
   } catch (error) {

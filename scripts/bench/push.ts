@@ -70,7 +70,7 @@ export async function benchPushLatency(): Promise<PushBenchRow[]> {
 export async function benchPushBurst(): Promise<PushBenchRow[]> {
   const FOLLOWS = 2_000;
   const rows: PushBenchRow[] = [];
-  for (const instances of [4, 8]) {
+  for (const instances of [8]) {
     const stack = await startStack({ port: 0, dataDir: null, quiet: true, instancesPerFunction: instances });
     try {
       const appids = LOCAL_OFFICIAL_ACCOUNTS.map((account) => account.appId);
@@ -83,21 +83,28 @@ export async function benchPushBurst(): Promise<PushBenchRow[]> {
         if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
       const results = await Promise.all(deliveries);
+      const answeredMs = performance.now();
+      // WeChat gave up on some; the host still runs every queued retry, and what an instance answered
+      // before applying is finished in its background or by the reconciler (the function's timer).
       await drain(stack);
-      await fetch(`${stack.url}/functions/receivePush`, { method: 'POST', body: JSON.stringify({ data: { action: 'reconcile', minAgeMs: 0 }, caller: { type: 'admin' } }) });
+      for (let round = 0; round < 60 && stack.cloudbase.dump('wx_push_events').some((event) => event.status !== 'done'); round += 1) {
+        await stack.invoke('receivePush', { action: 'reconcile', minAgeMs: 0 }, { type: 'admin' });
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
       const store = createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stack.url}/admin` } as never).database());
       const counted = (await Promise.all(appids.map((appid) => readFollowCounts(store, appid)))).reduce((sum, counts) => sum + counts.follows, 0);
       const requests = results.reduce((sum, result) => sum + result.attempts, 0);
       rows.push({
         instances,
         follows: FOLLOWS,
-        'wall s': ((performance.now() - startedMs) / 1000).toFixed(1),
+        'last answer s': ((answeredMs - startedMs) / 1000).toFixed(1),
+        'settled s': ((performance.now() - startedMs) / 1000).toFixed(1),
         'requests sent (duplicates, retries)': requests,
         'answered in time': results.filter((result) => result.delivered).length,
         'p50 ms': percentile(results.map((result) => result.ms), 50).toFixed(0),
         'p99 ms': percentile(results.map((result) => result.ms), 99).toFixed(0),
+        'events recorded': stack.cloudbase.dump('wx_push_events').length,
         'follows counted': counted,
-        'ledger docs': stack.cloudbase.dump('wx_follows').length,
       });
     } finally {
       await stack.close();

@@ -156,7 +156,7 @@ export interface SandboxState {
 }
 
 /** How many pushes the sandbox remembers for `GET /__sandbox/pushes` and replays. */
-export const MAX_PUSH_RECORDS = 5000;
+export const MAX_PUSH_RECORDS = 1000;
 
 /** Left out of the snapshot: rebuilt from the options at every start (and it holds the clock function). */
 export const SANDBOX_TRANSIENT_KEYS = ['config'] as const satisfies readonly (keyof SandboxState)[];
