@@ -18,6 +18,8 @@ module.exports = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.map((p) => p.replace('/', '\\/')).join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  // Asset imports only esbuild resolves (scripts/build.ts): the console's stylesheets and browser script.
+  moduleNameMapper: { '\\.css$': '<rootDir>/test/helpers/text-asset.cjs', '\\?browser$': '<rootDir>/test/helpers/text-asset.cjs' },
   testTimeout: 30000,
   globalSetup: '<rootDir>/test/globalSetup.ts',
 };

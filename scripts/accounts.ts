@@ -17,7 +17,9 @@ import { ACCOUNT_CHANNEL } from '../shared/follows/ledger';
 import { COLLECTIONS } from '../shared/store/port';
 import { createWechatHttp } from '../shared/wechat/http';
 import { createQrCode, qrCodeImageUrl } from '../shared/wechat/qrcode';
+import { linkUser } from '../shared/users/links';
 import { connectAdmin, fileEnv, type AdminContext } from './lib/admin';
+import { ensureLocalStack } from './lib/cli';
 
 const USAGE = `usage: npm run accounts -- [--local [URL]] <command>
   list [--json]                     every account: kind, verification, mode, status (secrets: set/missing only)
@@ -27,6 +29,9 @@ const USAGE = `usage: npm run accounts -- [--local [URL]] <command>
       --original-id gh_…  --mode plain|compatible|safe
       --secret-env VAR  --push-token-env VAR  --aes-key-env VAR   (secrets from environment variables or .env)
   remove APPID                      stop refreshing and serving it, refuse its pushes, erase its secrets
+  link-user --unionid U --openid O [--appid APPID]
+                                    record a user's openid under an account (default: the environment's); the same
+                                    command as in npm run cards and npm run campaign
 FILE.json holds any of: appId, kind, verified, name, originalId, messageMode, appSecret, pushToken, encodingAESKey.
 
 Follows and channels (a channel is a parametric QR code's scene, or "account": every follow without one):
@@ -46,6 +51,7 @@ const CHANNEL_FLAGS: Record<string, string> = {
 
 const VALUE_FLAGS: Record<string, string> = {
   '--appid': 'appId', '--kind': 'kind', '--name': 'name', '--original-id': 'originalId', '--mode': 'messageMode',
+  '--unionid': 'unionid', '--openid': 'openid',
 };
 const ENV_FLAGS: Record<string, string> = { '--secret-env': 'appSecret', '--push-token-env': 'pushToken', '--aes-key-env': 'encodingAESKey' };
 
@@ -138,9 +144,18 @@ export async function main(argv: string[], print: (line: string) => void = conso
     print(USAGE);
     return parsed.command === undefined ? 1 : 0;
   }
+  if (parsed.localUrl !== undefined) await ensureLocalStack(parsed.localUrl);
   const admin = connectAdmin(parsed.localUrl ? { localUrl: parsed.localUrl } : {});
   const registry = new AccountRegistry({ store: admin.store, environment: { appId: admin.officialAppId } });
   switch (parsed.command) {
+    case 'link-user': {
+      const { unionid, openid, appId } = parsed.fields as { unionid?: string; openid?: string; appId?: string };
+      if (typeof unionid !== 'string' || typeof openid !== 'string') throw new Error(`link-user needs --unionid UNIONID --openid OPENID\n\n${USAGE}`);
+      const officialAppId = appId ?? admin.officialAppId;
+      await linkUser(admin.store, { officialAppId, unionid, openid, source: 'operator' });
+      print(parsed.json ? JSON.stringify({ officialAppId, unionid, openid }) : `Linked unionid ${unionid} to openid ${openid} under ${officialAppId}.`);
+      return 0;
+    }
     case 'list': {
       const summaries = (await registry.listAll()).map((account) => summarize(admin, account));
       if (parsed.json) print(JSON.stringify({ accounts: summaries }));

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { loadCloudbaseRc, nodeTargetOf, ROOT } from './lib/cloudbaserc';
 
 export const DIST_DIR = path.join(ROOT, 'dist');
@@ -29,6 +29,32 @@ function summarize(metafile: Metafile, outfile: string): { bytes: number; packag
   }
   return { bytes: output?.bytes ?? 0, packages };
 }
+
+/**
+ * `import text from './client.ts?browser'`: the file bundled for the browser (an IIFE, its npm
+ * imports included), handed over as text. Pages that serve their own script (the console's charts)
+ * carry it inside their function's bundle; nothing is fetched from a CDN at run time.
+ */
+const browserScripts: Plugin = {
+  name: 'browser-scripts',
+  setup(plugin) {
+    plugin.onResolve({ filter: /\?browser$/ }, (args) => ({ path: path.resolve(args.resolveDir, args.path.replace(/\?browser$/, '')), namespace: 'browser-script' }));
+    plugin.onLoad({ filter: /.*/, namespace: 'browser-script' }, async (args) => {
+      const result = await build({
+        entryPoints: [args.path],
+        bundle: true,
+        platform: 'browser',
+        format: 'iife',
+        target: ['chrome100', 'safari15'],
+        minify: true,
+        legalComments: 'inline',
+        write: false,
+        logLevel: 'warning',
+      });
+      return { contents: result.outputFiles[0]!.text, loader: 'text' };
+    });
+  },
+};
 
 /**
  * Bundles every function in cloudbaserc.json into dist/<name>/index.js: one self-contained
@@ -64,6 +90,9 @@ export async function buildFunctions(options: { names?: string[]; quiet?: boolea
         metafile: true,
         logLevel: 'warning',
         write: false,
+        // Stylesheets are imported as their text (the console serves weui's and its own).
+        loader: { '.css': 'text' },
+        plugins: [browserScripts],
       });
       for (const file of result.outputFiles) {
         const temporary = `${file.path}.${process.pid}.tmp`;

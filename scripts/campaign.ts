@@ -1,13 +1,6 @@
 /**
- * Operator CLI for red-packet campaigns, over @cloudbase/node-sdk:
- *
- *   npx tsx scripts/campaign.ts [--local [URL]] create <campaign.json>   validate, then write slots and the campaign
- *   npx tsx scripts/campaign.ts [--local [URL]] list                     every campaign, newest first
- *   npx tsx scripts/campaign.ts [--local [URL]] show <id>                counters and claims by state
- *   npx tsx scripts/campaign.ts [--local [URL]] link <unionid> <openid>  map a user to their official-account openid (cash packets)
- *   npx tsx scripts/campaign.ts [--local [URL]] cert (--p12 FILE [--passphrase P] | --pem CERT KEY)   store the merchant certificate
- *   npx tsx scripts/campaign.ts [--local [URL]] settle                   run the reconciler now, ignoring back-off
- *
+ * `npm run campaign -- [--local [URL]] [--json] <command>`: the operator's red-packet campaigns,
+ * over @cloudbase/node-sdk (see USAGE; the syntax is shared with the other CLIs, scripts/lib/cli.ts).
  * `--local` talks to `npm start` (http://127.0.0.1:3000 unless a URL is given); otherwise ENV_ID and
  * TENCENTCLOUD_SECRETID/SECRETKEY come from .env or the environment.
  */
@@ -17,18 +10,32 @@ import { parseEnv } from 'node:util';
 import tcb from '@cloudbase/node-sdk';
 import { InputError, NotFoundError } from '../shared/errors';
 import { certificateFrom, createMerchantAgent } from '../shared/pay/certificate';
-import { planCampaign } from '../shared/redpacket/campaign';
-import type { CampaignDoc, ClaimDoc, ClaimStatus } from '../shared/redpacket/model';
+import { planCampaign } from '../shared/claims/campaign';
+import { isUncertainForLong } from '../shared/claims/engine';
+import { CLAIM_STATUSES, readCampaign, readClaim, type CampaignDoc, type ClaimDoc, type ClaimStatus } from '../shared/claims/model';
+import { parseCampaignTime } from '../shared/relative-time';
 import { unwrapEnvelope } from '../shared/platform';
 import { createNodeSdkStore } from '../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore } from '../shared/store/port';
 import { linkUser } from '../shared/users/links';
+import { createOutput, ensureLocalStack, flagValue, parseArgs, positionalAt, runCli, UsageError, type CommandSpec } from './lib/cli';
 import { ROOT } from './lib/cloudbaserc';
 import { LOCAL_ACCOUNT } from './local/stack';
 
+/** `"startsAt": "now"`, `"endsAt": "+7d"` as epoch ms (shared/relative-time.ts); anything else is left for the validator to judge. */
+function withAbsoluteTimes(raw: unknown, nowMs: number): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  for (const field of ['startsAt', 'endsAt']) {
+    const ms = parseCampaignTime(out[field], nowMs);
+    if (Number.isFinite(ms)) out[field] = ms;
+  }
+  return out;
+}
+
 /** Writes a new campaign: every slot first (replacing leftovers of an interrupted run), the campaign document last. */
 export async function createCampaign(store: DocumentStore, raw: unknown, nowMs: number = Date.now()): Promise<CampaignDoc> {
-  const plan = planCampaign(raw, { nowMs });
+  const plan = planCampaign(withAbsoluteTimes(raw, nowMs), { nowMs });
   if ((await store.get(COLLECTIONS.redPacketCampaigns, plan.campaign._id)) !== null) {
     throw new InputError(`Campaign ${plan.campaign._id} exists already; campaigns are never changed, create one with another id`, 'id');
   }
@@ -44,25 +51,37 @@ export async function createCampaign(store: DocumentStore, raw: unknown, nowMs: 
 }
 
 /** Campaigns, newest first (at most 100). */
-export function listCampaigns(store: DocumentStore): Promise<CampaignDoc[]> {
-  return store.find<CampaignDoc>(COLLECTIONS.redPacketCampaigns, {}, { limit: 100, orderBy: { field: 'createdAtMs', direction: 'desc' } });
+export async function listCampaigns(store: DocumentStore): Promise<CampaignDoc[]> {
+  return (await store.find<CampaignDoc>(COLLECTIONS.redPacketCampaigns, {}, { limit: 100, orderBy: { field: 'createdAtMs', direction: 'desc' } })).map(readCampaign);
 }
 
-/** A campaign, its claims counted by status, and the open ones (at most 20) with their last error. */
+/** An open or held claim as `show` lists it. */
+export type ClaimSummary = Pick<ClaimDoc, '_id' | 'status' | 'mchBillno' | 'attempt' | 'lastError' | 'heldReason' | 'nextAttemptAtMs' | 'uncertainSinceMs' | 'queryOnly'>;
+
+/**
+ * A campaign, its claims counted by status, the HELD ones (they need the operator) and the open
+ * ones (at most 20 each), oldest uncertainty first, with their last error.
+ */
 export async function campaignSummary(store: DocumentStore, id: string): Promise<{
   campaign: CampaignDoc;
   claimsByStatus: Record<ClaimStatus, number>;
-  open: Array<Pick<ClaimDoc, '_id' | 'status' | 'mchBillno' | 'attempt' | 'lastError' | 'nextAttemptAtMs'>>;
+  held: ClaimSummary[];
+  open: ClaimSummary[];
 }> {
-  const campaign = await store.get<CampaignDoc>(COLLECTIONS.redPacketCampaigns, id);
-  if (campaign === null) throw new NotFoundError(`No campaign ${id}`);
-  const statuses: ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN', 'SENT', 'RECEIVED', 'FAILED'];
-  const counts = await Promise.all(statuses.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status })));
+  const stored = await store.get<CampaignDoc>(COLLECTIONS.redPacketCampaigns, id);
+  if (stored === null) throw new NotFoundError(`No campaign ${id}`);
+  const counts = await Promise.all(CLAIM_STATUSES.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status })));
+  const summary = (doc: ClaimDoc): ClaimSummary => {
+    const { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly } = readClaim(doc);
+    return { _id, status, mchBillno, attempt, lastError, heldReason, nextAttemptAtMs, uncertainSinceMs, queryOnly };
+  };
+  const held = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: 'HELD' }, { limit: 20 });
   const open = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: { in: ['RESERVED', 'SENDING', 'UNKNOWN'] } }, { limit: 20 });
   return {
-    campaign,
-    claimsByStatus: Object.fromEntries(statuses.map((status, index) => [status, counts[index]!])) as Record<ClaimStatus, number>,
-    open: open.map(({ _id, status, mchBillno, attempt, lastError, nextAttemptAtMs }) => ({ _id, status, mchBillno, attempt, lastError, nextAttemptAtMs })),
+    campaign: readCampaign(stored),
+    claimsByStatus: Object.fromEntries(CLAIM_STATUSES.map((status, index) => [status, counts[index]!])) as Record<ClaimStatus, number>,
+    held: held.map(summary),
+    open: open.map(summary).sort((a, b) => (a.uncertainSinceMs ?? Infinity) - (b.uncertainSinceMs ?? Infinity)),
   };
 }
 
@@ -121,98 +140,137 @@ function connection(app: ReturnType<typeof tcb.init>, officialAppId: string, mch
   };
 }
 
-const USAGE = `usage: npx tsx scripts/campaign.ts [--local [URL]] <command>
-  create <campaign.json>         validate and create a campaign (see README "Red packets")
+export const USAGE = `Usage: npm run campaign -- [--local [URL]] [--json] <command>
+  create FILE.json [--id ID]     validate and create a campaign (templates: scripts/campaign-templates/, open now)
   list                           list campaigns
-  show <id>                      a campaign's counters and claims
-  link <unionid> <openid>        record a user's official-account openid (cash packets)
+  show ID                        a campaign's counters, claims by state, held and uncertain claims
+  link-user --unionid UNIONID --openid OPENID
+                                 record a user's official-account openid (cash packets; the same command as npm run cards)
   cert --p12 FILE [--passphrase P] | cert --pem CERT_FILE KEY_FILE
                                  store the merchant API certificate in the database
-  settle                         run the reconciler now, ignoring back-off`;
+  settle [CLAIM_ID]              run the reconciler now (on every open claim, or one), ignoring back-off
+  reissue CLAIM_ID               give a HELD claim a new packet, once WeChat has refunded the first`;
+
+const SPECS: Record<string, CommandSpec> = {
+  create: { values: ['id'] },
+  list: {},
+  show: {},
+  'link-user': { values: ['unionid', 'openid'] },
+  // The older spelling `link UNIONID OPENID` still works.
+  link: {},
+  cert: { values: ['p12', 'passphrase', 'pem'] },
+  settle: {},
+  reissue: {},
+};
+
+/** Reads a file the operator named, or says which one is missing and what else the command takes. */
+function readNamed(file: string, flag: string, hint: string): Buffer {
+  if (!existsSync(file)) throw new UsageError(`No file ${file} (given with ${flag}). ${hint}`);
+  return readFileSync(file);
+}
+
+const CERT_HINT = 'Download the API certificate in 商户平台 → 账户中心 → API安全: a p12 goes with --p12 FILE (add --passphrase P unless it is the mch_id), a PEM pair with --pem apiclient_cert.pem apiclient_key.pem.';
 
 /** The CLI; returns the process exit code. */
 export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
-  const args = [...argv];
-  let localUrl: string | undefined;
-  if (args[0] === '--local') {
-    args.shift();
-    localUrl = args[0]?.startsWith('http') ? args.shift()! : `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-  }
-  const [command, ...rest] = args;
-  if (command === undefined || command === '--help') {
+  const args = parseArgs(argv, SPECS);
+  if (args.help || args.command === undefined) {
     print(USAGE);
-    return command === undefined ? 1 : 0;
+    return args.help ? 0 : 1;
   }
-  const target = connect(localUrl);
-  switch (command) {
+  const out = createOutput(args.json, print);
+  const rest = args.positional;
+  const need = (index: number, what: string) => positionalAt(args, index, what);
+  if (args.localUrl !== undefined) await ensureLocalStack(args.localUrl);
+  const target = connect(args.localUrl);
+  switch (args.command) {
     case 'create': {
-      if (rest.length !== 1) break;
-      const raw: unknown = JSON.parse(readFileSync(rest[0]!, 'utf8'));
-      const campaign = await createCampaign(target.store, raw);
-      print(`Created campaign ${campaign._id} on ${target.describe}:`);
-      print(`  ${campaign.kind} packets, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`);
-      print(`  from ${beijing(campaign.startsAtMs)} to ${beijing(campaign.endsAtMs)}`);
+      const file = need(0, 'a campaign file');
+      const raw = JSON.parse(readNamed(file, 'create', 'Start from scripts/campaign-templates/miniprogram.json or cash.json.').toString('utf8')) as Record<string, unknown>;
+      const id = flagValue(args, 'id');
+      const campaign = await createCampaign(target.store, id === undefined ? raw : { ...raw, id });
+      out.result({ campaign }, () => [
+        `Created campaign ${campaign._id} on ${target.describe}:`,
+        `  ${campaign.payout} packets for ${campaign.eligibility} users, ${campaign.packetCount} × ${describeAmount(campaign)}, budget ${yuan(campaign.budgetFen)}`,
+        `  from ${beijing(campaign.startsAtMs)} to ${beijing(campaign.endsAtMs)}`,
+        `CAMPAIGN=${campaign._id}`,
+      ]);
       return 0;
     }
     case 'list': {
       const campaigns = await listCampaigns(target.store);
-      if (campaigns.length === 0) print(`No campaigns on ${target.describe}.`);
-      for (const campaign of campaigns) {
-        print(`${campaign._id.padEnd(24)} ${campaign.kind.padEnd(11)} ${String(campaign.claimedCount).padStart(6)}/${String(campaign.packetCount).padEnd(6)} ` +
-          `${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}  until ${beijing(campaign.endsAtMs)}`);
-      }
+      out.result({ campaigns }, () => (campaigns.length === 0 ? [`No campaigns on ${target.describe}.`] : campaigns.map((campaign) =>
+        `${campaign._id.padEnd(24)} ${campaign.payout.padEnd(11)} ${String(campaign.claimedCount).padStart(6)}/${String(campaign.packetCount).padEnd(6)} ` +
+          `${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}  until ${beijing(campaign.endsAtMs)}`)));
       return 0;
     }
     case 'show': {
-      if (rest.length !== 1) break;
-      const { campaign, claimsByStatus, open } = await campaignSummary(target.store, rest[0]!);
-      print(`${campaign._id}: ${campaign.kind} packets, ${describeAmount(campaign)}, "${campaign.actName}" from ${campaign.sendName}`);
-      print(`  window   ${beijing(campaign.startsAtMs)} → ${beijing(campaign.endsAtMs)}`);
-      print(`  claimed  ${campaign.claimedCount} of ${campaign.packetCount} packets, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`);
-      print(`  claims   ${Object.entries(claimsByStatus).map(([status, count]) => `${status} ${count}`).join(', ')}`);
-      for (const claim of open) print(`  open     ${claim._id} ${claim.status} billno ${claim.mchBillno} (attempt ${claim.attempt}) ${claim.lastError ?? ''}`);
+      const summary = await campaignSummary(target.store, need(0, 'a campaign ID'));
+      const { campaign, claimsByStatus, held, open } = summary;
+      const nowMs = Date.now();
+      out.result(summary, () => [
+        `${campaign._id}: ${campaign.payout} packets for ${campaign.eligibility} users, ${describeAmount(campaign)}, "${campaign.actName}" from ${campaign.sendName}${campaign.paused === true ? ' — PAUSED' : ''}`,
+        `  window   ${beijing(campaign.startsAtMs)} → ${beijing(campaign.endsAtMs)}`,
+        `  claimed  ${campaign.claimedCount} of ${campaign.packetCount} packets, ${yuan(campaign.claimedFen)} of ${yuan(campaign.budgetFen)}`,
+        `  claims   ${Object.entries(claimsByStatus).map(([status, count]) => `${status} ${count}`).join(', ')}`,
+        // HELD claims were paid but cannot be delivered: only the operator moves them (README "Red packets").
+        ...held.map((claim) => `  HELD     ${claim._id} billno ${claim.mchBillno} (attempt ${claim.attempt}): ${claim.heldReason ?? claim.lastError ?? ''}`),
+        ...open.map((claim) => {
+          const uncertain = claim.uncertainSinceMs === null ? '' : ` uncertain since ${beijing(claim.uncertainSinceMs)}${isUncertainForLong(claim, nowMs) ? ' (LONG: check this billno in 商户平台)' : ''}`;
+          return `  open     ${claim._id} ${claim.status} billno ${claim.mchBillno} (attempt ${claim.attempt})${uncertain}${claim.queryOnly ? ' query-only' : ''} ${claim.lastError ?? ''}`.trimEnd();
+        }),
+      ]);
       return 0;
     }
-    case 'link': {
-      if (rest.length !== 2) break;
-      await linkUser(target.store, { officialAppId: target.officialAppId, unionid: rest[0]!, openid: rest[1]!, source: 'operator' });
-      print(`Linked unionid ${rest[0]} to openid ${rest[1]} under ${target.officialAppId}.`);
+    case 'link':
+    case 'link-user': {
+      const unionid = args.command === 'link' ? need(0, 'a UNIONID') : flagValue(args, 'unionid');
+      const openid = args.command === 'link' ? need(1, 'an OPENID') : flagValue(args, 'openid');
+      if (unionid === undefined || openid === undefined) throw new UsageError('link-user needs --unionid UNIONID --openid OPENID');
+      await linkUser(target.store, { officialAppId: target.officialAppId, unionid, openid, source: 'operator' });
+      out.result({ officialAppId: target.officialAppId, unionid, openid }, () => `Linked unionid ${unionid} to openid ${openid} under ${target.officialAppId}.`);
       return 0;
     }
     case 'cert': {
       const mchId = target.mchId;
       if (mchId === undefined) throw new Error('Set PAY_MCH_ID in .env first');
-      const option = rest[0];
-      const values = option === '--p12' && rest[1]
-        ? { p12Base64: readFileSync(rest[1]).toString('base64'), passphrase: rest[2] === '--passphrase' ? rest[3] : undefined }
-        : option === '--pem' && rest[1] && rest[2]
-          ? { certPem: readFileSync(rest[1], 'utf8'), keyPem: readFileSync(rest[2], 'utf8') }
-          : undefined;
-      if (values === undefined) break;
-      const certificate = certificateFrom(values, mchId, 'the given certificate')!;
-      // Refuse to store a certificate the function could not load (wrong passphrase, mixed-up files).
-      createMerchantAgent(certificate).destroy();
+      const p12 = flagValue(args, 'p12');
+      const pem = flagValue(args, 'pem');
+      if ((p12 === undefined) === (pem === undefined)) throw new UsageError(`cert needs --p12 FILE or --pem CERT_FILE KEY_FILE. ${CERT_HINT}`);
+      const passphrase = flagValue(args, 'passphrase');
+      const values = p12 !== undefined
+        ? { p12Base64: readNamed(p12, '--p12', CERT_HINT).toString('base64'), passphrase }
+        : { certPem: readNamed(pem!, '--pem', CERT_HINT).toString('utf8'), keyPem: readNamed(need(0, 'the KEY_FILE after --pem CERT_FILE'), '--pem', CERT_HINT).toString('utf8') };
+      let certificate: ReturnType<typeof certificateFrom>;
+      try {
+        certificate = certificateFrom(values, mchId, 'the given certificate');
+        // Refuse to store a certificate the function could not load (wrong passphrase, mixed-up files).
+        createMerchantAgent(certificate!).destroy();
+      } catch (error) {
+        throw new Error(`${(error as Error).message}. ${p12 !== undefined ? 'A p12 whose passphrase is not the mch_id needs --passphrase P; a PEM pair goes with --pem CERT_FILE KEY_FILE.' : 'Give the certificate first, then the key: --pem apiclient_cert.pem apiclient_key.pem.'}`);
+      }
       await target.store.put(COLLECTIONS.payMerchantCerts, { _id: mchId, ...values });
-      print(`Stored the merchant certificate for ${mchId} in ${COLLECTIONS.payMerchantCerts} on ${target.describe}.`);
+      out.result({ mchId, stored: true }, () => `Stored the merchant certificate for ${mchId} in ${COLLECTIONS.payMerchantCerts} on ${target.describe}.`);
       return 0;
     }
     case 'settle': {
-      const report = await target.callFunction<Record<string, number>>('sendRedPacket', { action: 'reconcile', ignoreBackoff: true });
-      print(`Reconciler: ${Object.entries(report).map(([key, value]) => `${key} ${value}`).join(', ')}`);
+      if (rest.length > 1) throw new UsageError('settle takes at most one CLAIM_ID');
+      const report = await target.callFunction<Record<string, number> & { alerts: string[] }>(
+        'sendRedPacket',
+        { action: 'reconcile', ignoreBackoff: true, ...(rest[0] === undefined ? {} : { claimId: rest[0] }) },
+      );
+      const { alerts, ...counts } = report;
+      out.result(report, () => [`Reconciler: ${Object.entries(counts).map(([key, value]) => `${key} ${value}`).join(', ')}`, ...alerts.map((alert) => `  needs you: ${alert}`)]);
+      return 0;
+    }
+    case 'reissue': {
+      const reissued = await target.callFunction<{ claimId: string; attempt: number; mchBillno: string }>('sendRedPacket', { action: 'reissue', claimId: need(0, 'a CLAIM_ID') });
+      out.result(reissued, () => `Reissued ${reissued.claimId}: attempt ${reissued.attempt}, billno ${reissued.mchBillno}; the user's next claim call pays it (the reconciler sends it meanwhile).`);
       return 0;
     }
     default:
+      throw new UsageError(`Unknown command ${args.command}`);
   }
-  print(USAGE);
-  return 1;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : String(error));
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runCli(main, USAGE);

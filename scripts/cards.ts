@@ -7,12 +7,13 @@ import { linkUser } from '../shared/users/links';
 import { createCard, getCardColors, uploadCardLogo } from '../shared/wechat/card';
 import { createWechatHttp } from '../shared/wechat/http';
 import { connectAdmin, type AdminContext } from './lib/admin';
+import { createOutput, ensureLocalStack, flagValue, parseArgs, positionalAt, runCli, UsageError, type CommandSpec, type Output, type ParsedArgs } from './lib/cli';
 
 /**
  * `npm run cards -- <command>`: the operator's card tools. Each step says what it did or what to fix.
  * Add `--local [URL]` to work on the local stack (npm start) instead of the deployed environment.
  */
-const USAGE = `Usage: npm run cards -- [--local [URL]] <command>
+export const USAGE = `Usage: npm run cards -- [--local [URL]] [--json] <command>
   colors                                   list the card colours
   upload-logo FILE                         upload a JPG/PNG logo (≤ 1 MB), print its URL
   validate TEMPLATE.json                   check a template against WeChat's rules, upload nothing
@@ -28,39 +29,18 @@ const USAGE = `Usage: npm run cards -- [--local [URL]] <command>
   link-user --unionid UNIONID --openid OPENID
                                            record a user's official-account openid (normally the follow/OAuth paths do)`;
 
-interface Parsed {
-  localUrl?: string;
-  command: string;
-  positional: string[];
-  flags: Map<string, string | true>;
-}
-
-function parse(argv: string[]): Parsed {
-  const flags = new Map<string, string | true>();
-  const positional: string[] = [];
-  let localUrl: string | undefined;
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i]!;
-    if (arg === '--local') {
-      const next = argv[i + 1];
-      localUrl = next && /^https?:\/\//.test(next) ? argv[(i += 1)] : `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-    } else if (arg.startsWith('--')) {
-      const next = argv[i + 1];
-      const takesValue = ['--logo', '--title', '--openid', '--unionid', '--name'].includes(arg);
-      if (takesValue && (next === undefined || next.startsWith('--'))) throw new Error(`${arg} needs a value`);
-      flags.set(arg.slice(2), takesValue ? argv[(i += 1)]! : true);
-    } else positional.push(arg);
-  }
-  const [command, ...rest] = positional;
-  if (!command) throw new Error(USAGE);
-  return { ...(localUrl ? { localUrl } : {}), command, positional: rest, flags };
-}
-
-function need(parsed: Parsed, index: number, what: string): string {
-  const value = parsed.positional[index];
-  if (!value) throw new Error(`${parsed.command} needs ${what}\n\n${USAGE}`);
-  return value;
-}
+const SPECS: Record<string, CommandSpec> = {
+  colors: {},
+  'upload-logo': {},
+  validate: {},
+  create: { values: ['logo'], switches: ['register'] },
+  register: { values: ['title'], switches: ['custom-code', 'bind-openid'] },
+  unregister: {},
+  list: {},
+  'staff-add': { values: ['openid', 'unionid', 'name'] },
+  'staff-list': {},
+  'link-user': { values: ['unionid', 'openid'] },
+};
 
 function readTemplate(file: string): { card: Record<string, unknown> } {
   let template: unknown;
@@ -79,7 +59,7 @@ async function uploadLogo(admin: AdminContext, file: string): Promise<string> {
   return admin.withAccessToken((accessToken) => uploadCardLogo(http, accessToken, { bytes, filename: path.basename(file), contentType }));
 }
 
-async function register(admin: AdminContext, cardId: string, flags: { customCode: boolean; bindOpenid: boolean; title: string }): Promise<void> {
+async function register(admin: AdminContext, out: Output, cardId: string, flags: { customCode: boolean; bindOpenid: boolean; title: string }): Promise<void> {
   if (!/^p[0-9A-Za-z_-]{27}$/.test(cardId)) throw new Error(`${cardId} is not a card id (p + 27 characters)`);
   const registration: CardRegistration = {
     _id: cardId,
@@ -91,53 +71,72 @@ async function register(admin: AdminContext, cardId: string, flags: { customCode
     registeredAtMs: Date.now(),
   };
   await admin.store.put(COLLECTIONS.cards, { ...registration });
-  console.log(`registered ${cardId} (custom code: ${flags.customCode ? 'yes' : 'no'}, bind_openid: ${flags.bindOpenid ? 'yes' : 'no'}): signCard may now sign it`);
+  out.line(`registered ${cardId} (custom code: ${flags.customCode ? 'yes' : 'no'}, bind_openid: ${flags.bindOpenid ? 'yes' : 'no'}): signCard may now sign it`);
 }
 
-async function run(parsed: Parsed): Promise<void> {
+/** The CLI; returns the process exit code. With --json each command prints one JSON document. */
+export async function main(argv: string[], write: (line: string) => void = console.log): Promise<number> {
+  const parsed = parseArgs(argv, SPECS);
+  if (parsed.help || parsed.command === undefined) {
+    write(USAGE);
+    return parsed.help ? 0 : 2;
+  }
+  const out = createOutput(parsed.json, write);
+  await run(parsed, out);
+  return 0;
+}
+
+async function run(parsed: ParsedArgs, out: Output): Promise<void> {
+  const need = (index: number, what: string) => positionalAt(parsed, index, what);
   if (parsed.command === 'validate') {
-    const file = need(parsed, 0, 'a template file');
+    const file = need(0, 'a template file');
     const problems = validateCardTemplate(readTemplate(file), { requireLogo: false });
     if (problems.length > 0) throw new Error(`${file} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`);
-    console.log(`${file}: valid`);
+    out.result({ file, valid: true }, () => `${file}: valid`);
     return;
   }
+  if (parsed.localUrl !== undefined) await ensureLocalStack(parsed.localUrl);
   const admin = connectAdmin(parsed.localUrl ? { localUrl: parsed.localUrl } : {});
-  console.log(`using ${admin.describe}, official account ${admin.officialAppId}`);
+  out.line(`using ${admin.describe}, official account ${admin.officialAppId}`);
   switch (parsed.command) {
     case 'colors': {
       const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
-      for (const color of await admin.withAccessToken((accessToken) => getCardColors(http, accessToken))) console.log(`${color.name}  ${color.value}`);
+      const colors = await admin.withAccessToken((accessToken) => getCardColors(http, accessToken));
+      out.result({ colors }, () => colors.map((color) => `${color.name}  ${color.value}`));
       return;
     }
     case 'upload-logo': {
-      console.log(await uploadLogo(admin, need(parsed, 0, 'a JPG or PNG file')));
+      const url = await uploadLogo(admin, need(0, 'a JPG or PNG file'));
+      out.result({ url }, () => url);
       return;
     }
     case 'create': {
-      const file = need(parsed, 0, 'a template file');
+      const file = need(0, 'a template file');
       const template = readTemplate(file);
-      const logo = parsed.flags.get('logo');
+      const logo = flagValue(parsed, 'logo');
       const offline = validateCardTemplate(template, { requireLogo: false });
       if (offline.length > 0) throw new Error(`${file} has ${offline.length} problem(s):\n  - ${offline.join('\n  - ')}`);
       if (typeof logo === 'string') {
         const url = await uploadLogo(admin, logo);
         const type = String(template.card.card_type).toLowerCase();
         (template.card[type] as { base_info: Record<string, unknown> }).base_info.logo_url = url;
-        console.log(`logo uploaded: ${url}`);
+        out.line(`logo uploaded: ${url}`);
       }
       const problems = validateCardTemplate(template);
       if (problems.length > 0) throw new Error(`${file}: ${problems.join('; ')}`);
       const http = createWechatHttp({ baseUrl: admin.apiBaseUrl });
       const cardId = await admin.withAccessToken((accessToken) => createCard(http, accessToken, template));
-      console.log(`card created: ${cardId}`);
-      if (parsed.flags.get('register')) await register(admin, cardId, templateFlags(template));
-      else console.log(`next: npm run cards -- register ${cardId}${templateFlags(template).customCode ? ' --custom-code' : ''}${templateFlags(template).bindOpenid ? ' --bind-openid' : ''}`);
+      out.line(`card created: ${cardId}`);
+      const registered = parsed.flags.get('register') === true;
+      if (registered) await register(admin, out, cardId, templateFlags(template));
+      else out.line(`next: npm run cards -- register ${cardId}${templateFlags(template).customCode ? ' --custom-code' : ''}${templateFlags(template).bindOpenid ? ' --bind-openid' : ''}`);
+      // The shell takes the id from here: CARD=$(npm run -s cards -- --local --json create … | jq -r .cardId), or copy the line.
+      out.result({ cardId, registered }, () => `CARD=${cardId}`);
       return;
     }
     case 'register': {
-      const title = parsed.flags.get('title');
-      await register(admin, need(parsed, 0, 'a card id'), {
+      const title = flagValue(parsed, 'title');
+      await register(admin, out, need(0, 'a card id'), {
         customCode: parsed.flags.get('custom-code') === true,
         bindOpenid: parsed.flags.get('bind-openid') === true,
         title: typeof title === 'string' ? title : '',
@@ -145,54 +144,44 @@ async function run(parsed: Parsed): Promise<void> {
       return;
     }
     case 'unregister': {
-      const cardId = need(parsed, 0, 'a card id');
+      const cardId = need(0, 'a card id');
       const changed = await admin.store.update(COLLECTIONS.cards, { _id: cardId }, { set: { issuable: false } });
-      console.log(changed === 1 ? `${cardId} is no longer issuable` : `${cardId} was not registered (or already not issuable)`);
+      out.result({ cardId, stopped: changed === 1 }, () => (changed === 1 ? `${cardId} is no longer issuable` : `${cardId} was not registered (or already not issuable)`));
       return;
     }
     case 'list': {
       const cards = await admin.store.find<CardRegistration>(COLLECTIONS.cards, { officialAppId: admin.officialAppId }, { limit: 1000 });
-      if (cards.length === 0) console.log('no registered cards');
-      for (const card of cards) {
-        console.log(`${card._id}  ${card.issuable ? 'issuable' : 'stopped '}  custom code: ${card.customCode ? 'yes' : 'no '}  bind_openid: ${card.bindOpenid ? 'yes' : 'no '}  ${card.title}`);
-      }
+      out.result({ cards }, () => (cards.length === 0
+        ? 'no registered cards'
+        : cards.map((card) => `${card._id}  ${card.issuable ? 'issuable' : 'stopped '}  custom code: ${card.customCode ? 'yes' : 'no '}  bind_openid: ${card.bindOpenid ? 'yes' : 'no '}  ${card.title}`)));
       return;
     }
     case 'staff-add': {
-      const openid = parsed.flags.get('openid');
-      const unionid = parsed.flags.get('unionid');
-      if (typeof openid !== 'string' && typeof unionid !== 'string') throw new Error('staff-add needs --openid OPENID (mini-program openid) or --unionid UNIONID');
-      const key = typeof openid === 'string' ? `openid:${openid}` : `unionid:${unionid as string}`;
-      const name = parsed.flags.get('name');
-      const staff: StaffDoc = { _id: key, role: 'redeemer', name: typeof name === 'string' ? name : '', addedAtMs: Date.now() };
+      const openid = flagValue(parsed, 'openid');
+      const unionid = flagValue(parsed, 'unionid');
+      if (openid === undefined && unionid === undefined) throw new UsageError('staff-add needs --openid OPENID (mini-program openid) or --unionid UNIONID');
+      const key = openid !== undefined ? `openid:${openid}` : `unionid:${unionid!}`;
+      const staff: StaffDoc = { _id: key, role: 'redeemer', name: flagValue(parsed, 'name') ?? '', addedAtMs: Date.now() };
       await admin.store.put(COLLECTIONS.cardStaff, { ...staff });
-      console.log(`${key} may now redeem cards (consumeCode)`);
+      out.result({ staff: key }, () => `${key} may now redeem cards (consumeCode)`);
       return;
     }
     case 'staff-list': {
       const staff = await admin.store.find<StaffDoc>(COLLECTIONS.cardStaff, { role: 'redeemer' }, { limit: 1000 });
-      if (staff.length === 0) console.log('no staff');
-      for (const member of staff) console.log(`${member._id}  ${member.name}`);
+      out.result({ staff }, () => (staff.length === 0 ? 'no staff' : staff.map((member) => `${member._id}  ${member.name}`)));
       return;
     }
     case 'link-user': {
-      const unionid = parsed.flags.get('unionid');
-      const openid = parsed.flags.get('openid');
-      if (typeof unionid !== 'string' || typeof openid !== 'string') throw new Error('link-user needs --unionid UNIONID --openid OPENID');
+      const unionid = flagValue(parsed, 'unionid');
+      const openid = flagValue(parsed, 'openid');
+      if (unionid === undefined || openid === undefined) throw new UsageError('link-user needs --unionid UNIONID --openid OPENID');
       await linkUser(admin.store, { officialAppId: admin.officialAppId, unionid, openid, source: 'operator' });
-      console.log(`linked unionid ${unionid} → official-account openid ${openid}`);
+      out.result({ officialAppId: admin.officialAppId, unionid, openid }, () => `linked unionid ${unionid} → official-account openid ${openid}`);
       return;
     }
     default:
-      throw new Error(`Unknown command ${parsed.command}\n\n${USAGE}`);
+      throw new UsageError(`Unknown command ${parsed.command}`);
   }
 }
 
-if (require.main === module) {
-  Promise.resolve()
-    .then(() => run(parse(process.argv.slice(2))))
-    .catch((error: unknown) => {
-      console.error(error instanceof Error ? error.message : String(error));
-      process.exit(1);
-    });
-}
+if (require.main === module) runCli(main, USAGE);

@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { envReader, readTokenFetcherConfig } from '../shared/config';
 import { REF_SIGNING_SECRET_PATTERN } from '../shared/cards/reference';
 import { COLLECTIONS } from '../shared/store/port';
-import { buildFunctions } from './build';
+import { buildFunctions, DIST_DIR } from './build';
 import { cloudDatabaseAcl, type DatabaseAclApi } from './lib/database-acl';
-import { ROOT, templateVariables } from './lib/cloudbaserc';
+import { RC_PATH, ROOT, templateVariables } from './lib/cloudbaserc';
+import { findTcbCli, functionDefaultConfigSupport, perFunctionConfig, type TcbCli } from './lib/tcb-cli';
 import { applyFunctionSecurityRules, functionSecurityRules, RULES_CONSOLE_PATH, type FunctionRules } from './lib/function-rules';
 
 /** Variables cloudbaserc.json may leave unset: their defaults are passed to tcb explicitly. */
@@ -39,14 +40,18 @@ interface Args {
   skipCollections: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
+const USAGE = 'Usage: npm run deploy -- [--dry-run] [--dotenv FILE]… [--skip-collections]';
+
+export function parseDeployArgs(argv: string[]): Args {
   const args: Args = { dryRun: false, envFiles: [], skipCollections: false };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--dry-run') args.dryRun = true;
     else if (arg === '--skip-collections') args.skipCollections = true;
-    else if (arg === '--env-file' && argv[i + 1]) args.envFiles.push(argv[(i += 1)]!);
-    else throw new Error(`Unknown argument ${arg}. Usage: npm run deploy -- [--dry-run] [--env-file FILE] [--skip-collections]`);
+    else if (arg === '--dotenv' && argv[i + 1]) args.envFiles.push(argv[(i += 1)]!);
+    // Node reads --env-file itself (node --env-file=…), so the settings file has its own flag.
+    else if (arg === '--env-file' || arg?.startsWith('--env-file=')) throw new Error(`--env-file is now --dotenv FILE (Node takes --env-file for itself). ${USAGE}`);
+    else throw new Error(`Unknown argument ${arg}. ${USAGE}`);
   }
   if (args.envFiles.length === 0) args.envFiles = ['.env', '.env.local'];
   return args;
@@ -62,6 +67,13 @@ function collectEnv(envFiles: string[]): Record<string, string | undefined> {
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && value !== '') merged[key] = value;
   return merged;
 }
+
+/**
+ * A CloudBase environment id: `<name>-<suffix>`, lower-case. node-sdk puts it into the API host
+ * name only when it matches /^[a-z0-9_-]{1,40}$/ (reference/cloudbase.md §4.4); the console
+ * generates ids that start with a letter or digit.
+ */
+export const ENV_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{2,39}$/;
 
 /** Every problem with the settings, named; nothing is deployed while one remains. */
 // Unset and empty both mean "not given": the default applies, or the setting is reported missing.
@@ -82,6 +94,9 @@ export function checkDeploySettings(given: Record<string, string | undefined>): 
     // tcb substitutes values as raw text inside JSON: these characters would corrupt it.
     else if (/["\\\n\r]/.test(value)) problems.push(`${name} contains a quote, backslash or newline, which tcb's templating cannot carry`);
   }
+  if (env.ENV_ID !== undefined && env.ENV_ID.trim() !== '' && !ENV_ID_PATTERN.test(env.ENV_ID)) {
+    problems.unshift(`ENV_ID is malformed: it is the environment's id, e.g. prod-1a2b3c (lower-case letters, digits, - and _; 云开发控制台 → 环境 → 环境ID), not its name`);
+  }
   const reader = envReader(env);
   readTokenFetcherConfig(reader);
   if (env.REF_SIGNING_SECRET) reader.string('REF_SIGNING_SECRET', { pattern: REF_SIGNING_SECRET_PATTERN, hint: '32-128 printable characters, the same for signCard and receivePush' });
@@ -95,11 +110,35 @@ export function checkDeploySettings(given: Record<string, string | undefined>): 
   return problems;
 }
 
-function findTcb(): string | null {
-  const local = path.join(ROOT, 'node_modules', '.bin', 'tcb');
-  if (existsSync(local)) return local;
-  const which = spawnSync('sh', ['-c', 'command -v tcb'], { encoding: 'utf8' });
-  return which.status === 0 ? which.stdout.trim() : null;
+const TCB_INSTALL = 'npm install -g @cloudbase/cli@2, then tcb login (or set TENCENTCLOUD_SECRETID/SECRETKEY)';
+
+/**
+ * What `--dry-run` checks, each as a line: the tcb CLI and its version, whether that version
+ * applies functionDefaultConfig (read in its source), and every collection the code uses. Returns
+ * false when something would stop a deploy.
+ */
+export function dryRunReport(cli: TcbCli | null, print: (line: string) => void): boolean {
+  if (cli === null) {
+    print(`✗ the tcb CLI is not installed (${TCB_INSTALL})`);
+  } else {
+    print(`✓ tcb CLI ${cli.version ?? '(version unknown)'} at ${cli.bin}`);
+    const support = functionDefaultConfigSupport(cli);
+    print(support.applied
+      ? `✓ this CLI applies functionDefaultConfig to every function (it merges it in ${support.file}:${support.line})`
+      : `! this CLI may not apply functionDefaultConfig (${support.reason}): deploy writes those settings into each function (dist/cloudbaserc.json)`);
+  }
+  const collections = Object.values(COLLECTIONS);
+  print(`✓ ${collections.length} collections the code uses (shared/store/port.ts COLLECTIONS), created by deploy with Tencent Cloud keys: ${collections.join(', ')}`);
+  return cli !== null;
+}
+
+/** The config file tcb gets: cloudbaserc.json itself, or a copy with the defaults written into each function. */
+function configFileFor(cli: TcbCli): string | null {
+  if (functionDefaultConfigSupport(cli).applied) return null;
+  mkdirSync(DIST_DIR, { recursive: true });
+  const file = `${DIST_DIR}/cloudbaserc.json`;
+  writeFileSync(file, perFunctionConfig(readFileSync(RC_PATH, 'utf8')));
+  return file;
 }
 
 async function ensureCollections(env: Record<string, string | undefined>): Promise<void> {
@@ -144,20 +183,35 @@ export const ACCOUNTS_ACL_HOWTO =
  * sets it to ADMINONLY when it is anything else (a custom security rule included), then reads it
  * back. Returns what it found and did; throws when the permission does not end up ADMINONLY.
  */
-export async function ensureAccountsPermission(api: DatabaseAclApi): Promise<string> {
-  const found = await api.describe(COLLECTIONS.accounts);
-  if (found === ACCOUNTS_ACL) return `collection ${COLLECTIONS.accounts}: permission ${ACCOUNTS_ACL} (仅管理端可读写), no client can read it`;
-  await api.modify(COLLECTIONS.accounts, ACCOUNTS_ACL);
-  const after = await api.describe(COLLECTIONS.accounts);
+export async function ensureAccountsPermission(api: DatabaseAclApi, collection: string = COLLECTIONS.accounts): Promise<string> {
+  const found = await api.describe(collection);
+  if (found === ACCOUNTS_ACL) return `collection ${collection}: permission ${ACCOUNTS_ACL} (仅管理端可读写), no client can read it`;
+  await api.modify(collection, ACCOUNTS_ACL);
+  const after = await api.describe(collection);
   if (after !== ACCOUNTS_ACL) {
-    throw new Error(`collection ${COLLECTIONS.accounts} still has permission ${after} after setting ${ACCOUNTS_ACL}: ${ACCOUNTS_ACL_HOWTO}`);
+    throw new Error(`collection ${collection} still has permission ${after} after setting ${ACCOUNTS_ACL}: ${aclHowto(collection)}`);
   }
-  return `collection ${COLLECTIONS.accounts}: permission was ${found}, set to ${ACCOUNTS_ACL} (仅管理端可读写)`;
+  return `collection ${collection}: permission was ${found}, set to ${ACCOUNTS_ACL} (仅管理端可读写)`;
+}
+
+/**
+ * Collections no client may read, ADMINONLY like the accounts registry: the console's operators
+ * (password hashes), sessions, sign-in limits and audit trail; the pushes and the follow ledger
+ * (who follows which account, their openids and unionids). CloudBase's default for a new
+ * collection lets every client read it.
+ */
+export const SERVER_ONLY_COLLECTIONS: readonly string[] = [
+  COLLECTIONS.accounts, COLLECTIONS.consoleOperators, COLLECTIONS.consoleSessions, COLLECTIONS.consoleSignInLimits, COLLECTIONS.consoleAudit,
+  COLLECTIONS.pushEvents, COLLECTIONS.follows, COLLECTIONS.followCounters, COLLECTIONS.channels,
+];
+
+function aclHowto(collection: string): string {
+  return ACCOUNTS_ACL_HOWTO.split(COLLECTIONS.accounts).join(collection);
 }
 
 async function checkAccountsPermission(env: Record<string, string | undefined>): Promise<void> {
   if (!env.TENCENTCLOUD_SECRETID || !env.TENCENTCLOUD_SECRETKEY) {
-    console.log(`Database permission NOT CHECKED (TENCENTCLOUD_SECRETID/SECRETKEY are not set): ${ACCOUNTS_ACL_HOWTO}.`);
+    for (const collection of SERVER_ONLY_COLLECTIONS) console.log(`Database permission NOT CHECKED (TENCENTCLOUD_SECRETID/SECRETKEY are not set): ${aclHowto(collection)}.`);
     return;
   }
   const api = cloudDatabaseAcl({
@@ -165,10 +219,12 @@ async function checkAccountsPermission(env: Record<string, string | undefined>):
     credentials: { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN ? { sessionToken: env.TENCENTCLOUD_SESSIONTOKEN } : {}) },
     region: env.TENCENTCLOUD_REGION || DEFAULT_REGION,
   });
-  try {
-    console.log(await ensureAccountsPermission(api));
-  } catch (error) {
-    throw new Error(`Could not make sure no client can read the accounts registry (${(error as Error).message}). Before adding accounts, ${ACCOUNTS_ACL_HOWTO}.`);
+  for (const collection of SERVER_ONLY_COLLECTIONS) {
+    try {
+      console.log(await ensureAccountsPermission(api, collection));
+    } catch (error) {
+      throw new Error(`Could not make sure no client can read ${collection} (${(error as Error).message}). Before using it, ${aclHowto(collection)}.`);
+    }
   }
 }
 
@@ -204,7 +260,7 @@ export async function ensureFunctionSecurityRules(
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseDeployArgs(process.argv.slice(2));
   const env = collectEnv(args.envFiles);
   const problems = checkDeploySettings(env);
   if (problems.length > 0) {
@@ -213,18 +269,24 @@ async function main(): Promise<void> {
   }
   for (const notice of featuresOff(env)) console.log(`note: ${notice}; that function will answer CONFIG_INVALID until they are`);
   const command = ['fn', 'deploy', '--all', '--force', '--envId', env.ENV_ID!];
+  const cli = findTcbCli(ROOT, env.PATH ?? process.env.PATH);
   if (args.dryRun) {
-    console.log(`settings ok; would build and run: tcb ${command.join(' ')}`);
-    console.log(`then create the collections and check that ${COLLECTIONS.accounts} has permission ${ACCOUNTS_ACL} (仅管理端可读写)`);
+    console.log(`Deploy dry run: nothing is built or changed.\n✓ settings: ENV_ID ${env.ENV_ID}, official account ${env.WX_OA_APPID}`);
+    const ready = dryRunReport(cli, (line) => console.log(line));
+    console.log(`would build and run: tcb ${command.join(' ')}`);
+    console.log(`then create the collections and check that ${SERVER_ONLY_COLLECTIONS.join(', ')} have permission ${ACCOUNTS_ACL} (仅管理端可读写)`);
     console.log(`and set the function security rules (${RULES_CONSOLE_PATH}):\n${JSON.stringify(functionSecurityRules(), null, 2)}`);
+    if (!ready) process.exit(1);
     return;
   }
-  const tcb = findTcb();
-  if (!tcb) {
-    console.error('The tcb CLI is not installed: npm install -g @cloudbase/cli@2, then tcb login (or set TENCENTCLOUD_SECRETID/SECRETKEY).');
+  if (cli === null) {
+    console.error(`The tcb CLI is not installed: ${TCB_INSTALL}.`);
     process.exit(1);
   }
+  const tcb = cli.bin;
   await buildFunctions();
+  const configFile = configFileFor(cli);
+  if (configFile !== null) command.push('--config-file', configFile);
   const childEnv: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
   const result = spawnSync(tcb, command, { cwd: ROOT, env: childEnv, stdio: 'inherit' });

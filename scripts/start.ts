@@ -1,4 +1,6 @@
 import { buildFunctions } from './build';
+import { startBanner } from './lib/banner';
+import { loadCloudbaseRc } from './lib/cloudbaserc';
 import { FIXED_EGRESS_ADDRESS, LOCAL_ACCOUNT, startStack } from './local/stack';
 
 /**
@@ -15,23 +17,16 @@ async function main(): Promise<void> {
       await buildFunctions();
     },
   });
-  const { url } = stack;
-  console.log(`
-Local stack running at ${url}
-  functions        POST ${url}/functions/<name>   {"data": {...}, "caller": {...}}
-  function list    GET  ${url}/functions
-  WeChat sandbox   ${url}/cgi-bin/...   control API ${url}/__sandbox/stats
-  local CloudBase  ${url}/admin (environment "${LOCAL_ACCOUNT.envId}", data in .local/cloudbase)
-  sandbox state    .local/sandbox (kept with the database: delete .local/ to start empty)
-  fixed outbound IP of getToken: ${FIXED_EGRESS_ADDRESS} (the only address the sandbox whitelists)
-
-Try it:
-  curl -s -XPOST ${url}/functions/getToken -H 'content-type: application/json' -d '{"data":{},"caller":{"type":"admin"}}'
-  curl -s -XPOST ${url}/functions/getTicket -H 'content-type: application/json' -d '{"data":{"type":"wx_card"},"caller":{"type":"admin"}}'
-  curl -s -XPOST ${url}/functions/getToken -H 'content-type: application/json' -d '{"data":{},"caller":{"type":"miniprogram","openid":"o-user-1","appid":"${LOCAL_ACCOUNT.miniProgramAppId}"}}'
-  curl -s ${url}/__sandbox/stats
-
-Ctrl-C stops everything.`);
+  console.log(startBanner({
+    url: stack.url,
+    payUrl: stack.pay.url,
+    functions: loadCloudbaseRc({}).functions,
+    envId: LOCAL_ACCOUNT.envId,
+    officialAppId: LOCAL_ACCOUNT.officialAppId,
+    miniProgramAppId: LOCAL_ACCOUNT.miniProgramAppId,
+    mchId: LOCAL_ACCOUNT.mchId,
+    fixedEgressAddress: FIXED_EGRESS_ADDRESS,
+  }));
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

@@ -39,6 +39,11 @@ export interface AppErrorOptions {
   expose?: boolean;
   /** A stable UPPER_SNAKE detail the client may branch on, answered as the envelope's `error.reason`. */
   publicReason?: string;
+  /**
+   * What an end user sees instead of `message` (an exposed error): short and plain, while
+   * `message` keeps the operator's advice for logs and server-side callers.
+   */
+  publicMessage?: string;
 }
 
 /** Base of every error the core throws on purpose. */
@@ -46,6 +51,7 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly expose: boolean;
   readonly publicReason: string | undefined;
+  readonly publicMessage: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -53,6 +59,7 @@ export class AppError extends Error {
     this.code = code;
     this.expose = options.expose ?? false;
     this.publicReason = options.publicReason;
+    this.publicMessage = options.publicMessage;
   }
 }
 

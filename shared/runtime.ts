@@ -106,6 +106,14 @@ export function isServerCaller(caller: Caller): boolean {
   return caller.type !== 'miniprogram';
 }
 
+/** How a refusal names each kind of caller. */
+const CALLER_NAMES: Readonly<Record<CallerType, string>> = {
+  miniprogram: 'a mini-program user',
+  timer: 'a timer',
+  function: 'another function',
+  admin: 'an admin',
+};
+
 /** Messages a mini-program user sees for errors whose own message is internal. */
 const GENERIC_MESSAGES: Partial<Record<string, string>> = {
   [ErrorCode.INTERNAL]: 'Internal error, please try again later',
@@ -124,8 +132,10 @@ const GENERIC_MESSAGES: Partial<Record<string, string>> = {
  */
 export function errorEnvelope(error: unknown, caller: Caller | null): Envelope<never> {
   if (error instanceof AppError) {
-    const show = error.expose || (caller !== null && isServerCaller(caller));
-    const message = show ? error.message : (GENERIC_MESSAGES[error.code] ?? 'Request failed');
+    const server = caller !== null && isServerCaller(caller);
+    const show = error.expose || server;
+    // An end user gets the plain version; the operator's advice stays in `message` (logs, server callers).
+    const message = server ? error.message : error.expose ? (error.publicMessage ?? error.message) : (GENERIC_MESSAGES[error.code] ?? 'Request failed');
     const reason = show && error.publicReason !== undefined ? { reason: error.publicReason } : {};
     return { ok: false, error: { code: error.code, message, ...reason } };
   }
@@ -173,7 +183,7 @@ export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): CallableHand
       const event = rawEvent !== null && typeof rawEvent === 'object' && !Array.isArray(rawEvent) ? (rawEvent as Record<string, unknown>) : null;
       caller = identifyCaller(spec.wxContext(), spec.env ?? process.env, event ?? {});
       if (!spec.allow.includes(caller.type)) {
-        throw new ForbiddenError(`${spec.name} may not be called by a ${caller.type} caller`);
+        throw new ForbiddenError(`${spec.name} may not be called by ${CALLER_NAMES[caller.type]}`);
       }
       if (event === null) throw new InputError('The call data must be an object');
       // Configuration is read once per instance; a broken one fails every call the same clear way.

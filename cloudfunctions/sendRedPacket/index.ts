@@ -1,31 +1,35 @@
 import { envReader } from '../../shared/config';
-import { InputError } from '../../shared/errors';
+import { ForbiddenError, InputError } from '../../shared/errors';
 import { cloudPlatform } from '../../shared/platform';
-import { CAMPAIGN_ID_PATTERN } from '../../shared/redpacket/campaign';
-import { createRedPacketDeps, readRedPacketConfig } from '../../shared/redpacket/config';
-import { claimRedPacket, reconcileClaims } from '../../shared/redpacket/service';
+import { CAMPAIGN_ID_PATTERN } from '../../shared/claims/campaign';
+import { createClaimDeps, readClaimConfig } from '../../shared/claims/config';
+import { claimPacket, reconcileClaims, reissueClaim } from '../../shared/claims/engine';
+import type { MiniProgramProof } from '../../shared/claims/eligibility/miniprogram';
 import { allowOnlyFields, defineHandler, readEnum, readOptionalInt } from '../../shared/runtime';
 
 type Input =
-  | { action: 'claim'; campaignId: string; openid: string; appId: string; unionid?: string; clientIp?: string }
-  | { action: 'reconcile'; limit?: number; ignoreBackoff: boolean };
+  | { action: 'claim'; campaignId: string; proof: MiniProgramProof }
+  | { action: 'reconcile'; limit?: number; ignoreBackoff: boolean; claimId?: string }
+  | { action: 'reissue'; claimId: string };
 
 // The reconciler stops starting new claims after this, well inside the function's 20 s timeout.
 const RECONCILE_TIME_BUDGET_MS = 10_000;
+const CLAIM_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}:[\x21-\x7e]{1,200}$/;
 
 /**
  * sendRedPacket: a mini-program user claims a packet of a campaign ({ campaignId } — nothing
  * else: identity from the platform, amount from the campaign). Its timer (and an admin's
- * { action: 'reconcile' }) settles every claim left unsettled.
+ * { action: 'reconcile' }) settles every claim left unsettled; an admin's { action: 'reissue' }
+ * releases a held claim once WeChat refunded its packet. The console asks for both (as another function).
  */
 export const main = defineHandler({
   name: 'sendRedPacket',
-  allow: ['miniprogram', 'timer', 'admin'],
+  // `function`: the console's "settle now" and "reissue" (opsConsole calls them function to function).
+  allow: ['miniprogram', 'timer', 'admin', 'function'],
   wxContext: () => cloudPlatform().getWXContext(),
   init: (log) => {
-    const env = envReader(process.env);
-    const config = readRedPacketConfig(env);
-    return { config, deps: createRedPacketDeps(config, { store: cloudPlatform().store, log }) };
+    const config = readClaimConfig(envReader(process.env));
+    return { config, deps: createClaimDeps(config, { store: cloudPlatform().store, log }) };
   },
   parse: (event, caller): Input => {
     if (caller.type === 'timer') return { action: 'reconcile', ignoreBackoff: false };
@@ -36,29 +40,49 @@ export const main = defineHandler({
       return {
         action: 'claim',
         campaignId,
-        openid: caller.openid,
-        appId: caller.appid,
-        ...(caller.unionid ? { unionid: caller.unionid } : {}),
-        ...(caller.clientIp ? { clientIp: caller.clientIp } : {}),
+        proof: {
+          openid: caller.openid,
+          appId: caller.appid,
+          ...(caller.unionid ? { unionid: caller.unionid } : {}),
+          ...(caller.clientIp ? { clientIp: caller.clientIp } : {}),
+        },
       };
     }
-    allowOnlyFields(event, ['action', 'limit', 'ignoreBackoff']);
-    readEnum(event, 'action', ['reconcile'] as const);
+    // Another function (the console) may only drive claims that exist: it never claims for anyone.
+    if (caller.type === 'function' && event.action !== 'reconcile' && event.action !== 'reissue') {
+      throw new ForbiddenError('Another function may ask sendRedPacket to reconcile or reissue claims, not to claim one');
+    }
+    allowOnlyFields(event, ['action', 'limit', 'ignoreBackoff', 'claimId']);
+    const action = readEnum(event, 'action', ['reconcile', 'reissue'] as const);
+    const claimId = event.claimId;
+    if (claimId !== undefined && (typeof claimId !== 'string' || !CLAIM_ID_PATTERN.test(claimId))) throw new InputError('claimId is not a claim id', 'claimId');
+    if (action === 'reissue') {
+      if (claimId === undefined) throw new InputError('reissue needs claimId', 'claimId');
+      return { action, claimId };
+    }
     if (event.ignoreBackoff !== undefined && typeof event.ignoreBackoff !== 'boolean') throw new InputError('ignoreBackoff must be a boolean', 'ignoreBackoff');
     const limit = readOptionalInt(event, 'limit', 1, 500);
-    return { action: 'reconcile', ignoreBackoff: event.ignoreBackoff === true, ...(limit === undefined ? {} : { limit }) };
+    return {
+      action,
+      ignoreBackoff: event.ignoreBackoff === true,
+      ...(limit === undefined ? {} : { limit }),
+      ...(claimId === undefined ? {} : { claimId }),
+    };
   },
   run: async (input, { deps: { config, deps } }) => {
-    if (input.action === 'reconcile') {
-      return reconcileClaims(deps, {
-        limit: input.limit ?? config.reconcileBatch,
-        timeBudgetMs: RECONCILE_TIME_BUDGET_MS,
-        ignoreBackoff: input.ignoreBackoff,
-      });
+    switch (input.action) {
+      case 'reconcile':
+        return reconcileClaims(deps, {
+          limit: input.limit ?? config.reconcileBatch,
+          timeBudgetMs: RECONCILE_TIME_BUDGET_MS,
+          ignoreBackoff: input.ignoreBackoff,
+          ...(input.claimId === undefined ? {} : { claimId: input.claimId }),
+        });
+      case 'reissue':
+        return reissueClaim(deps, input.claimId);
+      default:
+        // Mini-program packets: exactly wx.sendBizRedPacket's arguments. Cash packets: the claim's state.
+        return claimPacket(deps, input.campaignId, { eligibility: 'miniprogram', proof: input.proof });
     }
-    const { action: _claim, campaignId, ...claimant } = input;
-    const result = await claimRedPacket(deps, claimant, campaignId);
-    // Mini-program packets: exactly wx.sendBizRedPacket's arguments. Cash packets: the claim's state.
-    return result.kind === 'miniprogram' ? result.bizRedPacket : result.claim;
   },
 });

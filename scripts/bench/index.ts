@@ -257,8 +257,7 @@ async function main(): Promise<void> {
   );
   table('Warm path through the function host (target: 0 database requests, 0 upstream calls per call)', await warmPath());
   table('Bundles: size and cold require() time (target: our code adds under 15 ms)', await bundles());
-  const redPackets = await benchRedPackets();
-  table(redPackets.title, redPackets.rows);
+  for (const { title, rows } of await benchRedPackets()) table(title, rows);
   table('receivePush: latency through the host (the sandbox\'s delivery round trip) and database requests per follow, per mode', await benchPushLatency());
   table('receivePush: 2,000 follows over ~20 s across three accounts, every 4th delivered twice; WeChat retries what takes over 5 s (target: follows counted = 2,000)', await benchPushBurst());
   table('Follow counts read (accounts stats, one account): the same requests at 10 followers as at 100,000', await benchCountsRead());

@@ -56,6 +56,8 @@ export function connectAdmin(target: AdminTarget): AdminContext {
   let environmentHasAppSecret: boolean;
   let pushBaseUrl: string | null;
   if (target.localUrl) {
+    // Skips node-sdk's probe of metadata.tencentyun.com: the local stack is all on loopback.
+    process.env.TENCENTCLOUD = 'true';
     // The local stack's values: see scripts/local/stack.ts LOCAL_ACCOUNT.
     app = tcb.init({ env: 'local-dev', secretId: 'local', secretKey: 'local', serviceUrl: `${target.localUrl}/admin` } as never);
     officialAppId = 'wx10ca1000000000a1';

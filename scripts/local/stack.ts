@@ -13,7 +13,7 @@ import { createLocalCloudBase, type LocalCloudBase } from './cloudbase';
 import { createFunctionHost, type Caller, type FunctionHost, type InvocationResult } from './host';
 import { createWechatSandbox, type WechatSandbox } from './sandbox';
 import { ensurePayV3TestKeys, ensureTestCertificates } from './certs';
-import { PAY_CONTROL_PREFIX, startPaySandbox, type PaySandbox, type PayV3SandboxOptions } from './paysandbox';
+import { PAY_CONTROL_PREFIX, startPaySandbox, type PayBehaviour, type PaySandbox, type PayV3SandboxOptions } from './paysandbox';
 
 /**
  * The values the local stack runs with. They are not secrets: the sandbox knows them and
@@ -120,13 +120,17 @@ export interface StackOptions {
   /** Where the Pay sandbox's test CA and certificates live (reused when present). Default `.local/certs`, or a temp folder when dataDir is null. */
   certsDir?: string;
   /** The Pay sandbox: the merchant's starting balance and WeChat's limits (defaults: 1,000,000 fen, 30/s, 10 and 100000 fen per user a day). */
-  paySandbox?: { balanceFen?: number; rateLimitPerSecond?: number; userDailyCount?: number; userDailyAmountFen?: number; sendingDelayMs?: number };
+  paySandbox?: {
+    balanceFen?: number; rateLimitPerSecond?: number; userDailyCount?: number; userDailyAmountFen?: number; sendingDelayMs?: number;
+    /** How unkind it is (paid resends, gethbinfo lag and appids); default kind. */
+    behaviour?: Partial<PayBehaviour>;
+  };
   /** The Pay sandbox's APIv3 transfers: timings, limits, query lag (defaults: WeChat's; notifies to `/pay/notify` of this stack). */
   payTransfers?: Omit<PayV3SandboxOptions, 'merchants' | 'wechatPay'>;
   /** receivePush's settings on this stack (env PUSH_REPLY_BUDGET_MS, PUSH_TIMESTAMP_WINDOW_SECONDS). */
   push?: { replyBudgetMs?: number; timestampWindowSeconds?: number };
-  /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS; the certificate as p12 or PEM). */
-  redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem' };
+  /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS, PAY_GETHBINFO_APPID; the certificate as p12 or PEM). */
+  redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem'; gethbinfoAppid?: 'official' | 'miniprogram' };
 }
 
 export interface Stack {
@@ -348,6 +352,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       PAY_SENDS_PER_SECOND: String(redPacket.sendsPerSecond ?? 30),
       PAY_TIMEOUT_MS: String(redPacket.payTimeoutMs ?? 2000),
       RP_CLAIM_LEASE_MS: String(redPacket.claimLeaseMs ?? 30_000),
+      ...(redPacket.gethbinfoAppid === undefined ? {} : { PAY_GETHBINFO_APPID: redPacket.gethbinfoAppid }),
       ...(redPacket.certificate === 'pem'
         ? { PAY_MCH_CERT_PEM: certs.merchantCertPem, PAY_MCH_KEY_PEM: certs.merchantKeyPem }
         : { PAY_MCH_P12_BASE64: certs.merchantP12Base64 }),

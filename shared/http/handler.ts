@@ -236,7 +236,7 @@ function failureOf(error: unknown, phase: 'request' | 'proof' | 'run'): HttpFail
   const code = status === 401 ? ErrorCode.UNAUTHORIZED : error.code;
   // A proof's own reasons (which signature field was wrong) are not for the sender.
   const show = error.expose && status < 500 && !(phase === 'proof' && status === 401 && error.code !== ErrorCode.UNAUTHORIZED);
-  return { status, code, message: show ? error.message : (GENERIC_TEXT[status] ?? GENERIC_TEXT[500] as string) };
+  return { status, code, message: show ? (error.publicMessage ?? error.message) : (GENERIC_TEXT[status] ?? GENERIC_TEXT[500] as string) };
 }
 
 function defaultErrorResponse(failure: HttpFailure): HttpResponse {

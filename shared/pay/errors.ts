@@ -45,3 +45,16 @@ export class PayTransportError extends PayError {
     this.reason = reason;
   }
 }
+
+/**
+ * WeChat answered SUCCESS, but not with our packet: another mch_billno, or a mini-program packet
+ * without its package. Paid or not is unknown (same billno), and unlike a lost reply this is an
+ * answer: a resend meant to fetch a paid packet's package that gets it has failed.
+ */
+export class PayReplyError extends PayError {
+  readonly reason: string;
+  constructor(endpoint: PayEndpoint, reason: string) {
+    super(endpoint, { returnCode: 'SUCCESS', resultCode: 'SUCCESS', errCode: 'UNUSABLE_REPLY', errCodeDes: reason }, { action: PayAction.RETRY_SAME_BILLNO });
+    this.reason = reason;
+  }
+}

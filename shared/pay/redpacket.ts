@@ -1,7 +1,7 @@
 /**
  * WeChat Pay v2 red-packet calls (reference/wechat-api.md §7–§8): sendredpack, sendminiprogramhb
  * and gethbinfo over mutual TLS. One send is exactly one HTTP request: no retries in here, because
- * whether and how to retry depends on the claim's state (see shared/redpacket/sender.ts). Every
+ * whether and how to retry depends on the claim's state (see shared/claims/engine.ts). Every
  * send takes its `mchBillno` from the caller; nothing in this file invents one.
  */
 import type https from 'node:https';
@@ -9,7 +9,7 @@ import { lazyGot } from '../wechat/http';
 import { createNonce } from '../signing/nonce';
 import { PayXmlError } from '../errors';
 import { parsePayXml, signedPayXml, type PayXmlFields } from './xml';
-import { PayError, PayTransportError, type PayEndpoint } from './errors';
+import { PayError, PayReplyError, PayTransportError, type PayEndpoint } from './errors';
 import { RedPacketErrCode } from './policy';
 
 /** Where and as whom the calls are made. */
@@ -154,12 +154,12 @@ export function createRedPacketPayClient(options: PayClientOptions): RedPacketPa
     const ok = successOf(endpoint, reply);
     // A SUCCESS for another billno or amount would be a mix-up we must not record as our packet.
     if (ok.mch_billno !== undefined && ok.mch_billno !== request.mchBillno) {
-      throw new PayTransportError(endpoint, 'reply names another mch_billno');
+      throw new PayReplyError(endpoint, 'reply names another mch_billno');
     }
     const sent: RedPacketSent = { mchBillno: request.mchBillno, sendListid: ok.send_listid ?? '', amountFen: request.amountFen };
     if (endpoint === SENDMINIPROGRAMHB) {
       // Without the package the user cannot open the packet; a resend of the same billno returns it.
-      if (!ok.package) throw new PayTransportError(endpoint, 'SUCCESS without package');
+      if (!ok.package) throw new PayReplyError(endpoint, 'SUCCESS without package');
       sent.package = ok.package;
     }
     return sent;

@@ -117,12 +117,24 @@ export const COLLECTIONS = {
   followCounters: 'wx_follow_counters',
   /** Channels the operator configured: QR codes, campaign, passive reply (`_id` = `<appid>:<channel>`). */
   channels: 'wx_channels',
+  /** Console operators (`_id` = sign-in name): scrypt password hash, created and removed only by the CLI. */
+  consoleOperators: 'ops_operators',
+  /** Console sessions (`_id` = SHA-256 of the cookie's token, never the token itself). */
+  consoleSessions: 'ops_sessions',
+  /** Sign-in attempts per account name and per client IP: the console's rate limit and lock-out, shared by every instance. */
+  consoleSignInLimits: 'ops_sign_in_limits',
+  /** Every change made through the console or the operator CLI: who, what, when, from where. */
+  consoleAudit: 'ops_audit',
+  /** Per campaign (`_id` = campaign id): refusals by reason and Pay error codes, counted as they happen (the console reads them). */
+  redPacketStats: 'rp_campaign_stats',
   /** Red-packet campaigns: definition, budget and claim counters (`_id` = campaign id). */
   redPacketCampaigns: 'rp_campaigns',
   /** Pre-generated random amounts, one per packet (`_id` = `<campaignId>:<index>`). */
   redPacketSlots: 'rp_slots',
-  /** One claim per (campaign, user) (`_id` = `<campaignId>:<userKey>`): the reservation and its payment state. */
+  /** One claim per (campaign, person) (`_id` = `<campaignId>:<primary key>`): the reservation and its payment state. */
   redPacketClaims: 'rp_claims',
+  /** Every other key of a claim's person (`_id` = `<campaignId>:<key>`, e.g. their unionid): a second claim under any key cannot commit. */
+  redPacketClaimKeys: 'rp_claim_keys',
   /** Rate-limit and pacing counters, one per key and time window; swept by the reconciler. */
   redPacketCounters: 'rp_counters',
   /** Merchant API certificates by mch_id, when they are not in the environment. */

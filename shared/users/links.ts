@@ -23,9 +23,15 @@ export class AccountNotLinkedError extends AppError {
     super(
       ErrorCode.NOT_ELIGIBLE,
       reason === 'no_unionid'
-        ? 'Your WeChat identity has no unionid here: bind the mini-program and the official account to the same Open Platform account'
-        : 'Link your account first: follow the official account (or open its authorisation page), then try again',
-      { expose: true },
+        ? 'The user has no unionid: bind the mini-program and the official account to the same Open Platform account (开放平台 → 管理中心), so that WeChat gives one'
+        : 'The user has no link to an official-account openid yet: they follow the official account (or open its authorisation page), or an operator links them',
+      {
+        expose: true,
+        // The user cannot bind accounts: they get a plain sentence, the operator the advice above (logs, admin callers).
+        publicMessage: reason === 'no_unionid'
+          ? 'This is not available for your WeChat account yet'
+          : 'Please follow the official account first, then try again',
+      },
     );
     this.reason = reason;
   }

@@ -65,7 +65,7 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
     const before = await upstreamCalls(stack);
     for (const name of ['getToken', 'getTicket']) {
       const result = await callFunction(stack, name, { type: 'wx_card' }, user('o-mallory'));
-      expect(result).toEqual({ ok: false, error: { code: 'FORBIDDEN', message: `${name} may not be called by a miniprogram caller` } });
+      expect(result).toEqual({ ok: false, error: { code: 'FORBIDDEN', message: `${name} may not be called by a mini-program user` } });
     }
     expect(await upstreamCalls(stack)).toEqual(before);
   });

@@ -1,6 +1,6 @@
-import { REFUSAL_MESSAGES } from '../../shared/redpacket/errors';
+import { REFUSAL_MESSAGES } from '../../shared/claims/errors';
 import { ADMIN, callFunction, startTestStack, type Stack } from '../helpers/stack';
-import { campaignDoc, claim, claimsOf, expectPaidEqualsClaimed, mpOpenid, mpUser, openCampaign, payControl } from '../integration/redpacket/support';
+import { campaignDoc, claim, claimKeysOf, claimsOf, expectPaidEqualsClaimed, mpOpenid, mpUser, openCampaign, payControl } from '../integration/redpacket/support';
 
 const USERS = 400;
 const CALLS = 1_000;
@@ -14,7 +14,7 @@ const TYPED_REFUSALS = new Set([
   'UPSTREAM_BUSY Your red packet is reserved and being sent; please try again in a few seconds',
 ]);
 
-describe('1,000 concurrent claims from 400 users on a 100-packet campaign (8 instances)', () => {
+describe('1,000 concurrent claims from 400 users on a 100-packet campaign (8 instances), with and without their unionid', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startTestStack({ instancesPerFunction: 8 });
@@ -35,7 +35,13 @@ describe('1,000 concurrent claims from 400 users on a 100-packet campaign (8 ins
       [calls[i], calls[j]] = [calls[j]!, calls[i]!];
     }
 
-    const results = await Promise.all(calls.map(async (n) => ({ n, result: await claim(stack, 'race', mpUser(`race${n}`)) })));
+    // Every other user's mini-program is bound to an Open Platform account for some of their calls only:
+    // the platform gives the unionid to one call and not to the next (before and after the binding).
+    const withUnionid = (n: number, call: number): boolean => n % 2 === 0 && call % 2 === 0;
+    const results = await Promise.all(calls.map(async (n, call) => ({
+      n,
+      result: await claim(stack, 'race', mpUser(`race${n}`, withUnionid(n, call) ? { unionid: `uUNION_race${n}` } : {})),
+    })));
 
     // Claims left unsettled by a busy moment are the reconciler's; it must need few runs.
     for (let run = 0; run < 5 && (await claimsOf(stack, 'race')).some((doc) => !['SENT', 'RECEIVED', 'FAILED'].includes(doc.status)); run += 1) {
@@ -45,6 +51,11 @@ describe('1,000 concurrent claims from 400 users on a 100-packet campaign (8 ins
     expect(paid).toHaveLength(PACKETS);
     expect(packets).toHaveLength(PACKETS);
     expect(new Set(packets.map((packet) => packet.openid)).size).toBe(PACKETS);
+    // Whoever was reserved with their unionid holds that key too, so no other identity of theirs can claim.
+    const keys = paid.flatMap((doc) => doc.keys);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(paid.filter((doc) => doc.keys.length === 2).length).toBeGreaterThan(0);
+    expect(await claimKeysOf(stack, 'race')).toEqual(expect.arrayContaining(paid.filter((doc) => doc.keys.length === 2).map((doc) => doc.keys[1])));
     expect(packets.reduce((sum, packet) => sum + packet.amountFen, 0)).toBe(BUDGET_FEN);
     expect(await campaignDoc(stack, 'race')).toMatchObject({ claimedCount: PACKETS, claimedFen: BUDGET_FEN });
 
@@ -57,7 +68,7 @@ describe('1,000 concurrent claims from 400 users on a 100-packet campaign (8 ins
       packagesByUser.set(n, (packagesByUser.get(n) ?? new Set()).add(result.data.package));
     }
     expect([...packagesByUser.values()].filter((packages) => packages.size > 1)).toEqual([]);
-    const paidUsers = new Set(paid.map((doc) => doc.userKey));
+    const paidUsers = new Set(paid.map((doc) => doc.openid));
     expect([...packagesByUser.keys()].filter((n) => !paidUsers.has(mpOpenid(`race${n}`)))).toEqual([]);
     const stats = await payControl(stack, 'GET', 'stats');
     expect(stats.calls['/mmpaymkttransfers/sendminiprogramhb']).toBeGreaterThanOrEqual(PACKETS);

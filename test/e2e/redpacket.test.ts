@@ -3,12 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { main as campaignCli } from '../../scripts/campaign';
 import { ensureTestCertificates } from '../../scripts/local/certs';
-import { mchBillnoFor } from '../../shared/redpacket/billno';
-import { REFUSAL_MESSAGES } from '../../shared/redpacket/errors';
-import { claimIdOf } from '../../shared/redpacket/model';
+import { mchBillnoFor } from '../../shared/claims/payout/redpacket';
+import { REFUSAL_MESSAGES } from '../../shared/claims/errors';
 import { ADMIN, callFunction, FROM_FUNCTION, LOCAL_ACCOUNT, startTestStack, type Stack } from '../helpers/stack';
 import {
-  campaignDoc, claim, claimsOf, expectPaidEqualsClaimed, ledger, linkedCashUser, mpOpenid, mpUser, openCampaign, payControl,
+  campaignDoc, claim, claimIdFor, claimsOf, expectPaidEqualsClaimed, ledger, linkedCashUser, mpOpenid, mpUser, openCampaign, payControl,
 } from '../integration/redpacket/support';
 
 const SENDMINIPROGRAMHB = '/mmpaymkttransfers/sendminiprogramhb';
@@ -33,7 +32,7 @@ describe('sendRedPacket through the function host', () => {
       });
       const opened = await payControl(stack, 'POST', 'client/send-biz-red-packet', { appId: LOCAL_ACCOUNT.miniProgramAppId, ...result.data });
       expect(opened).toEqual({ errMsg: 'sendBizRedPacket:ok' });
-      const billno = mchBillnoFor(claimIdOf('mp-basic', mpOpenid('alice')), 1);
+      const billno = mchBillnoFor(claimIdFor('mp-basic', 'alice'), 1);
       expect((await ledger(stack)).filter((packet) => packet.mchBillno === billno)).toEqual([
         expect.objectContaining({ kind: 'miniProgram', appid: LOCAL_ACCOUNT.miniProgramAppId, openid: mpOpenid('alice'), amountFen: 188, status: 'RECEIVED' }),
       ]);
@@ -84,9 +83,10 @@ describe('sendRedPacket through the function host', () => {
     });
 
     it.each([
-      { case: 'a user without a unionid', id: 'cash-nounion', caller: mpUser('nounion'), message: /bind the mini-program and the official account/ },
-      { case: 'a user whose unionid has no link', id: 'cash-nolink', caller: mpUser('nolink', { unionid: 'uUNION_nolink' }), message: /Link your account first/ },
-    ])('refuses $case with a typed error that says how to link, and reserves nothing', async ({ id, caller, message }) => {
+      // The user gets a plain sentence; the operator's advice (bind the accounts to one Open Platform account) stays in the logs.
+      { case: 'a user without a unionid', id: 'cash-nounion', caller: mpUser('nounion'), message: /^This is not available for your WeChat account yet$/ },
+      { case: 'a user whose unionid has no link', id: 'cash-nolink', caller: mpUser('nolink', { unionid: 'uUNION_nolink' }), message: /^Please follow the official account first/ },
+    ])('refuses $case with a typed error in plain words, and reserves nothing', async ({ id, caller, message }) => {
       await openCampaign(stack, { id, kind: 'cash' });
 
       const result = await claim(stack, id, caller);
@@ -156,7 +156,7 @@ describe('sendRedPacket through the function host', () => {
       const id = `final-${errCode.toLowerCase().replaceAll('_', '-')}`;
       await openCampaign(stack, { id, kind: 'cash' });
       const { caller } = await linkedCashUser(stack, `final${errCode.slice(0, 6)}`);
-      const billno = mchBillnoFor(claimIdOf(id, `uUNION_final${errCode.slice(0, 6)}`), 1);
+      const billno = mchBillnoFor(claimIdFor(id, `final${errCode.slice(0, 6)}`), 1);
       await payControl(stack, 'POST', 'faults', { path: SENDREDPACK, mchBillno: billno, errCode });
 
       await expect(claim(stack, id, caller)).resolves.toEqual({ ok: false, error: { code: 'NOT_ELIGIBLE', message: REFUSAL_MESSAGES[reason] } });
@@ -170,7 +170,7 @@ describe('sendRedPacket through the function host', () => {
   describe('the reconciler', () => {
     it('runs on its timer and reports what it did', async () => {
       const result = await callFunction(stack, 'sendRedPacket', undefined, { type: 'timer', trigger: 'reconcileClaims' });
-      expect(result).toEqual({ ok: true, data: { examined: 0, settled: 0, skipped: 0, stillOpen: 0, sweptCounters: expect.any(Number) } });
+      expect(result).toEqual({ ok: true, data: { examined: 0, settled: 0, skipped: 0, stillOpen: 0, uncertainForLong: 0, sweptCounters: expect.any(Number), alerts: [] } });
     });
 
     it('takes an admin\'s settle-now request and refuses unknown fields', async () => {
@@ -200,9 +200,9 @@ describe('sendRedPacket through the function host', () => {
         startsAt: nowMs - 1_000, endsAt: nowMs + 86_400_000, budgetFen: 1_000, amount: { minFen: 100, maxFen: 500, count: 4 },
       }));
 
-      await expect(cli('create', file)).resolves.toEqual({ code: 0, output: expect.stringContaining('cash packets, 4 × random 1.00 元–5.00 元, budget 10.00 元') });
+      await expect(cli('create', file)).resolves.toEqual({ code: 0, output: expect.stringContaining('cash packets for miniprogram users, 4 × random 1.00 元–5.00 元, budget 10.00 元') });
       await expect(cli('list')).resolves.toEqual({ code: 0, output: expect.stringMatching(/^cli-made\s+cash\s+0\/4\s+0\.00 元 of 10\.00 元/m) });
-      await expect(cli('show', 'cli-made')).resolves.toEqual({ code: 0, output: expect.stringContaining('claims   RESERVED 0, SENDING 0, UNKNOWN 0, SENT 0, RECEIVED 0, FAILED 0') });
+      await expect(cli('show', 'cli-made')).resolves.toEqual({ code: 0, output: expect.stringContaining('claims   RESERVED 0, SENDING 0, UNKNOWN 0, HELD 0, SENT 0, RECEIVED 0, FAILED 0') });
       await expect(cli('create', file)).rejects.toThrow('Campaign cli-made exists already');
     });
 

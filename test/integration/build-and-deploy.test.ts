@@ -1,10 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DIST_DIR, type BuiltFunction } from '../../scripts/build';
 import { loadCloudbaseRc, nodeTargetOf, ROOT, templateVariables } from '../../scripts/lib/cloudbaserc';
-import { checkDeploySettings, featuresOff } from '../../scripts/deploy';
+import { checkDeploySettings, featuresOff, parseDeployArgs } from '../../scripts/deploy';
+import { perFunctionConfig } from '../../scripts/lib/tcb-cli';
+import { COLLECTIONS } from '../../shared/store/port';
 
 // globalSetup has built dist/ with `npm run build`'s code.
 const report = JSON.parse(readFileSync(path.join(DIST_DIR, 'build-report.json'), 'utf8')) as BuiltFunction[];
@@ -84,6 +86,15 @@ describe('npm run build', () => {
       expect(bundle).not.toContain('cardExtSignature');
     }
   });
+
+  it('keeps the console (its pages, weui, uPlot) in opsConsole\'s bundle and out of every other', () => {
+    const consoleInputs = (packages: Record<string, number>) => Object.keys(packages).filter((p) => p.startsWith('shared/console/') || p === 'weui' || p === 'uplot' || p.startsWith('browser-script:'));
+    for (const fn of report.filter((entry) => entry.name !== 'opsConsole')) expect(consoleInputs(fn.packages)).toEqual([]);
+    const opsConsole = report.find((entry) => entry.name === 'opsConsole')!;
+    expect(consoleInputs(opsConsole.packages)).toEqual(expect.arrayContaining(['shared/console/app.ts', 'weui', 'uplot']));
+    // weui's stylesheet, uPlot, the pages: about 0.3 MB on top of wx-server-sdk.
+    expect(opsConsole.bytes).toBeLessThan(2 * 1024 * 1024);
+  });
 });
 
 describe('npm run deploy', () => {
@@ -132,17 +143,86 @@ describe('npm run deploy', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
     const envFile = path.join(dir, 'env');
     writeFileSync(envFile, 'WX_OA_APPID=wx0123456789abcdef\n');
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--env-file', envFile], { cwd: ROOT, encoding: 'utf8', env });
+    const bin = fakeTcbCli(dir, { merges: true });
+    const env = { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '' };
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--dotenv', envFile], { cwd: ROOT, encoding: 'utf8', env });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/ENV_ID is missing/);
     expect(result.stderr).toMatch(/WX_OA_APPSECRET is missing/);
 
     writeFileSync(envFile, Object.entries(complete).map(([k, v]) => `${k}=${v}`).join('\n'));
-    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--env-file', envFile], { cwd: ROOT, encoding: 'utf8', env });
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--dotenv', envFile], { cwd: ROOT, encoding: 'utf8', env });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('tcb fn deploy --all --force --envId prod-1a2b3c');
     expect(ok.stdout + ok.stderr).not.toContain(complete.WX_OA_APPSECRET);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it('refuses a malformed ENV_ID, and --env-file (which Node takes for itself) with the flag to use instead', () => {
+    expect(checkDeploySettings({ ...complete, ENV_ID: 'My Prod Env' })[0]).toMatch(/^ENV_ID is malformed: .*e\.g\. prod-1a2b3c/);
+    // Node 20 reads --env-file wherever it stands on the command line, even after the script: the script may never see it.
+    expect(() => parseDeployArgs(['--dry-run', '--env-file', '.env.prod'])).toThrow('--env-file is now --dotenv FILE');
+    expect(parseDeployArgs(['--dry-run', '--dotenv', '.env.prod'])).toEqual({ dryRun: true, envFiles: ['.env.prod'], skipCollections: false });
+  });
+
+  describe('--dry-run', () => {
+    const run = (bin: string | null) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { PATH: [bin, path.dirname(process.execPath), '/usr/bin', '/bin'].filter(Boolean).join(path.delimiter), HOME: process.env.HOME ?? '', ...complete },
+    });
+
+    it('names the tcb CLI and its version, confirms from its source that it applies functionDefaultConfig, and lists every collection', () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+      const result = run(fakeTcbCli(dir, { merges: true }));
+
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain('✓ tcb CLI 2.12.10 at ');
+      expect(result.stdout).toMatch(/✓ this CLI applies functionDefaultConfig to every function \(it merges it in .*cli\.js:3\)/);
+      expect(result.stdout).toContain(`✓ ${Object.values(COLLECTIONS).length} collections the code uses (shared/store/port.ts COLLECTIONS), created by deploy with Tencent Cloud keys: ${Object.values(COLLECTIONS).join(', ')}`);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('says when the CLI does not apply functionDefaultConfig, and what deploy does instead', () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+      const result = run(fakeTcbCli(dir, { merges: false }));
+
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain('! this CLI may not apply functionDefaultConfig');
+      expect(result.stdout).toContain('deploy writes those settings into each function (dist/cloudbaserc.json)');
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('fails without the tcb CLI and says how to install it', () => {
+      const result = run(null);
+
+      expect(result.status).toBe(1);
+      expect(result.stdout).toContain('✗ the tcb CLI is not installed (npm install -g @cloudbase/cli@2');
+    });
+  });
+
+  it('writes the defaults into each function for a CLI that does not merge them, the function\'s own settings winning', () => {
+    const config = JSON.parse(perFunctionConfig(readFileSync(path.join(ROOT, 'cloudbaserc.json'), 'utf8')));
+
+    expect(config.functionDefaultConfig).toBeUndefined();
+    for (const entry of config.functions) expect(entry).toMatchObject({ runtime: 'Nodejs20.19', installDependency: false, handler: 'index.main' });
+    expect(config.functions.find((entry: { name: string }) => entry.name === 'opsConsole')).toMatchObject({ memorySize: 256, path: '/console' });
+    expect(config.envId).toBe('{{env.ENV_ID}}');
+  });
 });
+
+/** An npm-style install of a tcb CLI in `dir`: bin/tcb linked to the package, whose source merges functionDefaultConfig or not. */
+function fakeTcbCli(dir: string, options: { merges: boolean }): string {
+  const pkg = path.join(dir, 'lib', 'node_modules', '@cloudbase', 'cli');
+  mkdirSync(path.join(pkg, 'bin'), { recursive: true });
+  mkdirSync(path.join(pkg, 'dist', 'standalone'), { recursive: true });
+  writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: '@cloudbase/cli', version: '2.12.10' }));
+  writeFileSync(path.join(pkg, 'bin', 'tcb'), '#!/bin/sh\necho "CloudBase CLI 2.12.10"\n', { mode: 0o755 });
+  // The shape of the statement in 2.12.10's cli.js (written here, not copied).
+  const merge = options.merges ? 'config.functions = config.functions.map((rawConfig) => lodash_1.default.merge({}, config.functionDefaultConfig, rawConfig));' : 'config.functions = config.functions;';
+  writeFileSync(path.join(pkg, 'dist', 'standalone', 'cli.js'), `// fake\nfunction load(config) {\n    ${merge}\n}\n`);
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  symlinkSync(path.join(pkg, 'bin', 'tcb'), path.join(bin, 'tcb'));
+  return bin;
+}

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DIST_DIR } from '../../scripts/build';
-import { ROOT } from '../../scripts/lib/cloudbaserc';
+import { startBanner } from '../../scripts/lib/banner';
+import { loadCloudbaseRc, ROOT } from '../../scripts/lib/cloudbaserc';
 
 // `npm start` while another one runs: it must say which port is taken and how to pick another, and leave dist/ alone.
 function distState(): Record<string, number> {
@@ -45,4 +46,27 @@ describe('npm start on a busy port', () => {
     expect(outcome.stdout).not.toMatch(/built /);
     expect(distState()).toEqual(before);
   }, 70_000);
+});
+
+describe('the start banner', () => {
+  const rc = loadCloudbaseRc({});
+  const banner = startBanner({
+    url: 'http://127.0.0.1:3000', payUrl: 'https://127.0.0.1:45678', functions: rc.functions, envId: 'local-dev',
+    officialAppId: 'wx10ca1000000000a1', miniProgramAppId: 'wx10ca1000000000b2', mchId: '1900000109', fixedEgressAddress: '127.0.0.2',
+  });
+
+  it('lists every function and every HTTP route of cloudbaserc.json', () => {
+    for (const fn of rc.functions) expect(banner).toContain(`POST http://127.0.0.1:3000/functions/${fn.name}`);
+    const routes = rc.functions.filter((fn) => fn.path !== undefined);
+    expect(routes.map((fn) => fn.name)).toContain('opsConsole');
+    for (const fn of routes) expect(banner).toContain(`http://127.0.0.1:3000${fn.path}`);
+  });
+
+  it('gives the Pay sandbox\'s own port, both control APIs and the fault API\'s format', () => {
+    expect(banner).toContain('WeChat Pay API  https://127.0.0.1:45678');
+    expect(banner).toContain('control http://127.0.0.1:3000/__sandbox/pay/');
+    expect(banner).toContain('POST http://127.0.0.1:3000/__sandbox/faults      {"path":"/cgi-bin/stable_token","errcode":-1,"times":1}');
+    expect(banner).toContain('POST http://127.0.0.1:3000/__sandbox/pay/faults  {"path":"/mmpaymkttransfers/sendminiprogramhb","errCode":"SYSTEMERROR","times":1}');
+    expect(banner).toContain('npm run demo');
+  });
 });

@@ -1,5 +1,6 @@
 import { ConfigError, ErrorCode, ForbiddenError, InputError, WechatApiError } from '../../shared/errors';
 import { allowOnlyFields, defineHandler, errorEnvelope, identifyCaller, type Caller } from '../../shared/runtime';
+import { AccountNotLinkedError } from '../../shared/users/links';
 
 describe('identifyCaller', () => {
   const timerEvent = { Type: 'Timer', TriggerName: 'refreshToken', Time: '2026-11-21T00:00:00Z', Message: '' };
@@ -79,6 +80,12 @@ describe('errorEnvelope', () => {
     const internal = errorEnvelope(new TypeError('x is undefined'), user);
     expect(JSON.stringify(internal)).not.toMatch(/TypeError|at .*\.ts/);
   });
+  it('gives a user the plain message of an error that carries operator advice, and the operator the advice', () => {
+    const error = new AccountNotLinkedError('no_unionid');
+
+    expect(errorEnvelope(error, user)).toEqual({ ok: false, error: { code: 'NOT_ELIGIBLE', message: 'This is not available for your WeChat account yet' } });
+    expect(errorEnvelope(error, admin).ok === false && errorEnvelope(error, admin)).toMatchObject({ error: { message: expect.stringContaining('same Open Platform account') } });
+  });
 });
 
 describe('defineHandler', () => {
@@ -110,9 +117,15 @@ describe('defineHandler', () => {
     const init = jest.fn(() => 1);
     await expect(handler(init, { OPENID: 'o', APPID: 'a', SOURCE: 'wx_client' })({ n: 1 })).resolves.toEqual({
       ok: false,
-      error: { code: 'FORBIDDEN', message: 'demo may not be called by a miniprogram caller' },
+      error: { code: 'FORBIDDEN', message: 'demo may not be called by a mini-program user' },
     });
     expect(init).not.toHaveBeenCalled();
+  });
+
+  it('names an admin caller with the right article', async () => {
+    const onlyUsers = defineHandler({ name: 'demo', allow: ['miniprogram'], init: () => 1, parse: () => ({}), run: async () => 1, wxContext: () => ({}), env: {} });
+
+    await expect(onlyUsers({})).resolves.toEqual({ ok: false, error: { code: 'FORBIDDEN', message: 'demo may not be called by an admin' } });
   });
 
   it('reads configuration once and reports a broken one on every call', async () => {

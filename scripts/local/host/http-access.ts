@@ -70,6 +70,9 @@ export function buildHttpEvent(req: http.IncomingMessage, body: Buffer, options:
     const name = (req.rawHeaders[i] as string).toLowerCase();
     (multiValueHeaders[name] ??= []).push(req.rawHeaders[i + 1] as string);
   }
+  // As a gateway does, the client's address is appended to X-Forwarded-For: its last hop is the one a client cannot forge.
+  const remote = req.socket.remoteAddress;
+  if (remote !== undefined) headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${remote}` : remote;
   const queryStringParameters: Record<string, string> = {};
   for (const [name, value] of url.searchParams) if (!(name in queryStringParameters)) queryStringParameters[name] = value;
   const text = body.length === 0 ? '' : textOf(body, headers['content-type'], options.bodyEncoding);

@@ -5,6 +5,7 @@
  *   GET  ledger     GET stats      GET merchants     POST merchants/balance {mchId, balanceFen}
  *   GET  faults     POST faults {path, mchBillno?, errCode?, errCodeDes?, unparseable?, drop?, accept?, delayMs?, times?}
  *   DELETE faults   GET clock      POST clock {advanceMs}     POST reset     POST users {appid, openid}
+ *   GET  behaviour  POST behaviour {paidResend?, queryLagMs?, queryAppids?, mchBillno?}   DELETE behaviour
  *   POST packets/receive {mch_billno, mch_id?}      POST packets/refund {mch_billno, mch_id?}
  *   POST client/send-biz-red-packet {appId, timeStamp, nonceStr, package, signType, paySign}
  */
@@ -13,6 +14,7 @@ import { BodyTooLargeError, parseJsonBody, readBody, sendJson } from '../sandbox
 import { SandboxInputError, expectRecord } from '../sandbox/validate';
 import type { SendBizRedPacketInput } from './client';
 import type { PacketRef, PaySandboxControl } from './control';
+import type { PayBehaviourInput } from './behaviour';
 import type { PayFaultInput } from './faults';
 
 /** Where the lead mounts the Pay control API on the stack's plain-HTTP port. */
@@ -33,6 +35,11 @@ export function createPayControlHandler(control: PaySandboxControl): (req: http.
       GET: () => ({ faults: control.faults() }),
       POST: (body) => control.addFault(body as PayFaultInput),
       DELETE: () => (control.clearFaults(), ok),
+    },
+    '/behaviour': {
+      GET: () => control.behaviour(),
+      POST: (body) => control.setBehaviour(body as PayBehaviourInput),
+      DELETE: () => (control.clearBehaviour(), ok),
     },
     '/clock': {
       GET: () => control.clock(),

@@ -5,6 +5,7 @@
  * because the HTTP control API passes request bodies straight through.
  */
 import { SandboxInputError, expectNonNegativeNumber, expectRecord, expectString } from '../sandbox/validate';
+import { parseBehaviour, type PayBehaviourInput, type PayBehaviourView } from './behaviour';
 import { sendBizRedPacket, type SendBizRedPacketInput, type SendBizRedPacketResult } from './client';
 import { addPayFault, type PayFault, type PayFaultInput } from './faults';
 import { expectBalanceFen } from './options';
@@ -56,6 +57,12 @@ export interface PaySandboxControl {
   addFault(input: PayFaultInput): PayFault;
   faults(): PayFault[];
   clearFaults(): void;
+  /** How unkind the sandbox is: the default switches and the per-billno overrides. */
+  behaviour(): PayBehaviourView;
+  /** Sets switches for every billno, or (with `mchBillno`) for that billno only; answers the new view. */
+  setBehaviour(input: PayBehaviourInput): PayBehaviourView;
+  /** Back to the options' switches, without overrides. */
+  clearBehaviour(): void;
   clock(): PayClockView;
   /** Moves the sandbox clock forward (never back); packets past 24 h are refunded. */
   advanceClock(advanceMs: number): PayClockView;
@@ -89,6 +96,10 @@ export function createPayControl(state: PayState, knownPaths: ReadonlySet<string
       appIds: { officialAccount: [...merchant.officialAccountAppIds], miniProgram: [...merchant.miniProgramAppIds] },
     };
   };
+  const behaviourView = (): PayBehaviourView => ({
+    default: { ...state.behaviour },
+    byBillno: Object.fromEntries([...state.behaviourByBillno].map(([billno, override]) => [billno, { ...override }])),
+  });
   const findPacket = (ref: PacketRef, what: string): PacketRecord => {
     const record = expectRecord(ref, what, ['mch_billno', 'mch_id']);
     const mchBillno = expectString(record.mch_billno, `${what}.mch_billno`);
@@ -115,6 +126,17 @@ export function createPayControl(state: PayState, knownPaths: ReadonlySet<string
     faults: () => state.faults.map((fault) => ({ ...fault })),
     clearFaults() {
       state.faults = [];
+    },
+    behaviour: () => behaviourView(),
+    setBehaviour(input) {
+      const { behaviour, mchBillno } = parseBehaviour(input, 'behaviour', true);
+      if (mchBillno === undefined) state.behaviour = { ...state.behaviour, ...behaviour };
+      else state.behaviourByBillno.set(mchBillno, { ...state.behaviourByBillno.get(mchBillno), ...behaviour });
+      return behaviourView();
+    },
+    clearBehaviour() {
+      state.behaviour = state.config.behaviour;
+      state.behaviourByBillno.clear();
     },
     clock: clockView,
     advanceClock(advanceMs) {

@@ -3,11 +3,12 @@
  * mch_billno) get an err_code, an unparseable reply, a dropped connection and/or a delay,
  * either instead of being handled (`accept: false`) or after being handled for real
  * (`accept: true`: the packet IS created and paid, then the reply lies or never arrives).
+ * Every err_code may take every position: `accept: true` with SEND_FAILED is the lie WeChat may
+ * tell about a billno it paid, and SEND_FAILED without accepting a paid billno answers its resend.
  */
 import {
   SandboxInputError, expectNonNegativeNumber, expectOptionalBoolean, expectPositiveInteger, expectRecord, expectString,
 } from '../sandbox/validate';
-import { PayErrCode } from './pay-errors';
 import type { PayState } from './state';
 
 /** What `POST /__sandbox/pay/faults` accepts. */
@@ -69,23 +70,16 @@ export function addPayFault(state: PayState, input: PayFaultInput, knownPaths: R
   const outcomes = [errCode !== undefined, unparseable, drop].filter(Boolean).length;
   if (outcomes > 1) throw new SandboxInputError('fault.errCode, fault.unparseable and fault.drop exclude each other');
   if (outcomes === 0 && delayMs === 0) throw new SandboxInputError('a fault needs errCode, unparseable, drop or a positive delayMs');
-  // SEND_FAILED is WeChat's promise that nothing was paid (a new billno is then allowed): a paid one would make that a lie no client could survive.
-  if (accept && errCode === PayErrCode.SEND_FAILED) throw new SandboxInputError('fault.errCode SEND_FAILED means not paid: it cannot be accepted');
   const times = record.times === undefined ? 1 : expectPositiveInteger(record.times, 'fault.times', MAX_TIMES);
   const fault: PayFault = { id: state.nextFaultId++, path, mchBillno, errCode, errCodeDes, unparseable, drop, accept, delayMs, remaining: times };
   state.faults.push(fault);
   return fault;
 }
 
-/** Takes one use of the oldest fault matching the path, the billno (if the fault names one) and `applies`. */
-export function takePayFault(
-  state: PayState,
-  path: string,
-  mchBillno: string | undefined,
-  applies: (fault: PayFault) => boolean,
-): PayFault | undefined {
+/** Takes one use of the oldest fault matching the path and the billno (if the fault names one). */
+export function takePayFault(state: PayState, path: string, mchBillno: string | undefined): PayFault | undefined {
   const fault = state.faults.find((candidate) =>
-    candidate.path === path && (candidate.mchBillno === undefined || candidate.mchBillno === mchBillno) && applies(candidate));
+    candidate.path === path && (candidate.mchBillno === undefined || candidate.mchBillno === mchBillno));
   if (fault === undefined) return undefined;
   fault.remaining -= 1;
   if (fault.remaining === 0) state.faults = state.faults.filter((candidate) => candidate !== fault);

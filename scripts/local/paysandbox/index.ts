@@ -22,6 +22,7 @@ import { createPayV3Sandbox, type PayV3SandboxControl, type PayV3SandboxOptions 
 
 export { GETHBINFO_PATH } from './api/query';
 export { SENDMINIPROGRAMHB_PATH, SENDREDPACK_PATH } from './api/send';
+export type { PayBehaviour, PayBehaviourInput, PayBehaviourView, QueryAppids } from './behaviour';
 export { BizRedPacketFailure, type SendBizRedPacketInput, type SendBizRedPacketResult } from './client';
 export type { PacketRef, PayClockView, PayLedgerEntry, PayMerchantView, PaySandboxControl } from './control';
 export { PAY_CONTROL_PREFIX } from './control-http';

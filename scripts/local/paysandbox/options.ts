@@ -2,6 +2,7 @@
 import {
   SandboxInputError, expectNonNegativeNumber, expectOptionalBoolean, expectPositiveInteger, expectRecord, expectString,
 } from '../sandbox/validate';
+import { KIND_BEHAVIOUR, parseBehaviour, type PayBehaviour } from './behaviour';
 
 /** One merchant (商户号) of the sandbox. */
 export interface PaySandboxMerchant {
@@ -32,6 +33,8 @@ export interface PaySandboxOptions {
    * registered through the control API exist.
    */
   autoRegisterUsers?: boolean;
+  /** How unkind the sandbox is by default (see behaviour.ts): paid resends, gethbinfo lag, gethbinfo's appids. Default: kind. */
+  behaviour?: Partial<PayBehaviour>;
   /** Base clock in epoch ms; the control API advances an offset on top. Default `Date.now`. */
   now?: () => number;
 }
@@ -54,6 +57,7 @@ export interface PayConfig {
   readonly userDailyAmountFen: number;
   readonly sendingDelayMs: number;
   readonly autoRegisterUsers: boolean;
+  readonly behaviour: PayBehaviour;
   readonly baseNowMs: () => number;
 }
 
@@ -66,7 +70,7 @@ const MAX_SENDING_DELAY_MS = 86_400_000;
 /** Validates options strictly; bad ones throw {@link SandboxInputError}. */
 export function normalizePayOptions(options: PaySandboxOptions & { port?: number }): PayConfig {
   const record = expectRecord(options, 'pay sandbox options', [
-    'merchants', 'tls', 'rateLimitPerSecond', 'userDailyCount', 'userDailyAmountFen', 'sendingDelayMs', 'autoRegisterUsers', 'now', 'port',
+    'merchants', 'tls', 'rateLimitPerSecond', 'userDailyCount', 'userDailyAmountFen', 'sendingDelayMs', 'autoRegisterUsers', 'behaviour', 'now', 'port',
   ]);
   if (!Array.isArray(record.merchants) || record.merchants.length === 0) {
     throw new SandboxInputError('pay sandbox options.merchants must be a non-empty array');
@@ -96,6 +100,7 @@ export function normalizePayOptions(options: PaySandboxOptions & { port?: number
       ? 0
       : expectNonNegativeNumber(record.sendingDelayMs, 'pay sandbox options.sendingDelayMs', MAX_SENDING_DELAY_MS),
     autoRegisterUsers: expectOptionalBoolean(record.autoRegisterUsers, 'pay sandbox options.autoRegisterUsers') ?? true,
+    behaviour: { ...KIND_BEHAVIOUR, ...parseBehaviour(record.behaviour, 'pay sandbox options.behaviour', false).behaviour },
     baseNowMs: now === undefined ? Date.now : (now as () => number),
   };
 }

@@ -6,6 +6,7 @@
  * that only one of them should (Node runs one handler step at a time).
  */
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import type { PayBehaviour } from './behaviour';
 import type { PayFault } from './faults';
 import type { MerchantConfig, PayConfig } from './options';
 
@@ -88,6 +89,9 @@ export interface PayState {
   rate: Map<string, { secondKey: number; count: number }>;
   faults: PayFault[];
   nextFaultId: number;
+  /** How unkind the sandbox is now (options, then the control API), and per-billno overrides. */
+  behaviour: PayBehaviour;
+  behaviourByBillno: Map<string, Partial<PayBehaviour>>;
   counters: PayCounters;
 }
 
@@ -111,13 +115,15 @@ export function createPayState(config: PayConfig): PayState {
     rate: new Map(),
     faults: [],
     nextFaultId: 1,
+    behaviour: config.behaviour,
+    behaviourByBillno: new Map(),
     counters: emptyPayCounters(),
   };
   resetPayState(state);
   return state;
 }
 
-/** Back to the options: balances, no packets, users, faults, counters or clock offset. */
+/** Back to the options: balances and behaviour; no packets, users, faults, behaviour overrides, counters or clock offset. */
 export function resetPayState(state: PayState): void {
   state.clockOffsetMs = 0;
   state.balancesFen = new Map([...state.config.merchants.values()].map((merchant) => [merchant.mchId, merchant.initialBalanceFen]));
@@ -128,6 +134,8 @@ export function resetPayState(state: PayState): void {
   state.daily = { dayKey: utc8DayKey(payNowMs(state)), perUser: new Map(), perMerchantFen: new Map() };
   state.rate.clear();
   state.faults = [];
+  state.behaviour = state.config.behaviour;
+  state.behaviourByBillno.clear();
   state.counters = emptyPayCounters();
 }
 

@@ -79,19 +79,23 @@ describe('err_code faults', () => {
     expect(paidBillnos()).toEqual(['FAILED0000002']);
   });
 
-  it('refuses a SEND_FAILED fault that would accept (pay) the packet', async () => {
-    const { status, body } = await control(test, 'POST', 'faults', { path: SENDREDPACK_PATH, errCode: 'SEND_FAILED', accept: true });
+  it('takes SEND_FAILED after accepting: the packet IS paid, the reply says it failed, gethbinfo says SENT', async () => {
+    fault({ path: SENDREDPACK_PATH, errCode: 'SEND_FAILED', accept: true });
 
-    expect(status).toBe(400);
-    expect(body.error).toMatch(/SEND_FAILED/);
+    expect((await sendCash('FAILED0000003')).err_code).toBe('SEND_FAILED');
+
+    expect(paidBillnos()).toEqual(['FAILED0000003']);
+    expect(await query('FAILED0000003')).toMatchObject({ result_code: 'SUCCESS', status: 'SENT' });
   });
 
-  it('never answers SEND_FAILED for a billno already paid: the fault waits for one that is not', async () => {
-    await sendCash('FAILED0000003');
+  it('answers SEND_FAILED for a billno already paid when told to, and the packet stays paid', async () => {
+    await sendCash('FAILED0000004');
     fault({ path: SENDREDPACK_PATH, errCode: 'SEND_FAILED' });
 
-    expect((await sendCash('FAILED0000003')).result_code).toBe('SUCCESS');
     expect((await sendCash('FAILED0000004')).err_code).toBe('SEND_FAILED');
+
+    expect(await query('FAILED0000004')).toMatchObject({ status: 'SENT' });
+    expect(paidBillnos()).toEqual(['FAILED0000004']);
     expect(test.sandbox.control.faults()).toEqual([]);
   });
 });

@@ -110,7 +110,7 @@ describe('the red-packet Pay client against the Pay sandbox', () => {
   });
 
   it.each([
-    { case: 'SEND_FAILED', fault: { errCode: 'SEND_FAILED' }, errCode: 'SEND_FAILED', action: PayAction.NEW_BILLNO },
+    { case: 'SEND_FAILED', fault: { errCode: 'SEND_FAILED' }, errCode: 'SEND_FAILED', action: PayAction.NOT_PAID },
     { case: 'SYSTEMERROR', fault: { errCode: 'SYSTEMERROR' }, errCode: 'SYSTEMERROR', action: PayAction.RETRY_SAME_BILLNO },
     { case: 'NO_AUTH', fault: { errCode: 'NO_AUTH' }, errCode: 'NO_AUTH', action: PayAction.FINAL },
     { case: 'an unknown err_code', fault: { errCode: 'BRAND_NEW' }, errCode: 'BRAND_NEW', action: PayAction.RETRY_SAME_BILLNO },

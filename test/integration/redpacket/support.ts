@@ -5,7 +5,7 @@
  */
 import { createCampaign } from '../../../scripts/campaign';
 import type { PayLedgerEntry } from '../../../scripts/local/paysandbox';
-import type { CampaignDoc, ClaimDoc } from '../../../shared/redpacket/model';
+import { claimIdOf, openidKey, readClaim, type CampaignDoc, type ClaimDoc, type ClaimKeyDoc } from '../../../shared/claims/model';
 import { createNodeSdkStore } from '../../../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore } from '../../../shared/store/port';
 import { linkUser } from '../../../shared/users/links';
@@ -23,7 +23,7 @@ export function operatorStore(stack: Stack): DocumentStore {
 export async function openCampaign(stack: Stack, fields: Record<string, unknown>): Promise<CampaignDoc> {
   const nowMs = Date.now();
   return createCampaign(operatorStore(stack), {
-    kind: 'miniprogram',
+    ...(fields.payout === undefined && fields.kind === undefined ? { payout: 'miniprogram' } : {}),
     sendName: '本地测试',
     wishing: '恭喜发财',
     actName: '新春红包',
@@ -44,6 +44,11 @@ export function mpOpenid(name: string): string {
 /** A mini-program user; openids look like WeChat's (the sandbox registers them on first use). */
 export function mpUser(name: string, options: { unionid?: string; clientIp?: string } = {}): TestCaller {
   return { type: 'miniprogram', openid: mpOpenid(name), appid: LOCAL_ACCOUNT.miniProgramAppId, ...options };
+}
+
+/** The claim `name` makes on `campaignId` (a mini-program user: keyed by their mini-program openid). */
+export function claimIdFor(campaignId: string, name: string): string {
+  return claimIdOf(campaignId, openidKey(LOCAL_ACCOUNT.miniProgramAppId, mpOpenid(name)));
 }
 
 /** A user with a unionid and an official-account openid recorded in wx_user_links. */
@@ -75,7 +80,12 @@ export async function ledger(stack: Stack): Promise<PayLedgerEntry[]> {
 }
 
 export async function claimsOf(stack: Stack, campaignId: string): Promise<ClaimDoc[]> {
-  return operatorStore(stack).find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId }, { limit: 1000 });
+  return (await operatorStore(stack).find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId }, { limit: 1000 })).map(readClaim);
+}
+
+/** The other keys (unionid…) reserved for claims of a campaign. */
+export async function claimKeysOf(stack: Stack, campaignId: string): Promise<string[]> {
+  return (await operatorStore(stack).find<ClaimKeyDoc>(COLLECTIONS.redPacketClaimKeys, { campaignId }, { limit: 1000 })).map((doc) => doc.key);
 }
 
 export async function campaignDoc(stack: Stack, campaignId: string): Promise<CampaignDoc> {
@@ -87,7 +97,8 @@ export async function campaignDoc(stack: Stack, campaignId: string): Promise<Cam
 /**
  * The money invariants of one campaign against the sandbox ledger: every paid packet belongs to
  * exactly one claim and carries that claim's current billno, openid and amount; every paid claim
- * has exactly one packet; no claim is paid under two billnos; nothing is still open.
+ * (SENT, RECEIVED, or HELD: paid but not deliverable) has exactly one packet; no claim is paid
+ * under two billnos; nothing is still open.
  */
 export async function expectPaidEqualsClaimed(stack: Stack, campaignId: string): Promise<{ paid: ClaimDoc[]; packets: PayLedgerEntry[] }> {
   const claims = await claimsOf(stack, campaignId);
@@ -95,7 +106,7 @@ export async function expectPaidEqualsClaimed(stack: Stack, campaignId: string):
   for (const claim of claims) for (const billno of claim.billnos) byBillno.set(billno, claim);
   const packets = (await ledger(stack)).filter((packet) => byBillno.has(packet.mchBillno));
   expect(claims.filter((claim) => ['RESERVED', 'SENDING', 'UNKNOWN'].includes(claim.status)).map((claim) => claim._id)).toEqual([]);
-  const paid = claims.filter((claim) => claim.status === 'SENT' || claim.status === 'RECEIVED');
+  const paid = claims.filter((claim) => claim.status === 'SENT' || claim.status === 'RECEIVED' || claim.status === 'HELD');
   for (const claim of paid) {
     const own = packets.filter((packet) => byBillno.get(packet.mchBillno) === claim);
     expect(own.map((packet) => ({ billno: packet.mchBillno, openid: packet.openid, amountFen: packet.amountFen })))

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { splitBudget } from '../../../shared/redpacket/amounts';
+import { splitBudget } from '../../../shared/claims/amounts';
 
 describe('splitBudget', () => {
   it('splits any feasible budget into count amounts within [min, max] that sum exactly to it', () => {

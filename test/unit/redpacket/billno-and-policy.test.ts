@@ -1,5 +1,5 @@
 import { PayAction, payActionFor } from '../../../shared/pay/policy';
-import { MCH_BILLNO_LENGTH, mchBillnoFor } from '../../../shared/redpacket/billno';
+import { MCH_BILLNO_LENGTH, mchBillnoFor } from '../../../shared/claims/payout/redpacket';
 
 describe('mchBillnoFor', () => {
   it('derives 28 characters of [0-9A-Za-z] from the claim and the attempt, the same every time', () => {
@@ -35,20 +35,20 @@ describe('payActionFor (reference/wechat-api.md §7 retry policy)', () => {
     { case: 'PROCESSING', errCode: 'PROCESSING', action: PayAction.QUERY },
     { case: 'NOTENOUGH', errCode: 'NOTENOUGH', action: PayAction.BACKOFF_SAME_BILLNO },
     { case: 'FREQ_LIMIT', errCode: 'FREQ_LIMIT', action: PayAction.BACKOFF_SAME_BILLNO },
-    { case: 'SEND_FAILED', errCode: 'SEND_FAILED', action: PayAction.NEW_BILLNO },
+    { case: 'SEND_FAILED', errCode: 'SEND_FAILED', action: PayAction.NOT_PAID },
     { case: 'SENDNUM_LIMIT', errCode: 'SENDNUM_LIMIT', action: PayAction.FINAL },
     { case: 'RCVDAMOUNT_LIMIT', errCode: 'RCVDAMOUNT_LIMIT', action: PayAction.FINAL },
     { case: 'SENDAMOUNT_LIMIT', errCode: 'SENDAMOUNT_LIMIT', action: PayAction.FINAL },
     { case: 'NO_AUTH', errCode: 'NO_AUTH', action: PayAction.FINAL },
-    { case: 'FATAL_ERROR', errCode: 'FATAL_ERROR', action: PayAction.FIX_CONFIG },
+    { case: 'FATAL_ERROR (the billno exists with other parameters)', errCode: 'FATAL_ERROR', action: PayAction.BILLNO_CONFLICT },
     { case: 'CA_ERROR', errCode: 'CA_ERROR', action: PayAction.FIX_CONFIG },
   ])('maps $case to $action', ({ errCode, action }) => {
     expect(payActionFor(errCode)).toBe(action);
   });
 
-  it('allows a new billno for SEND_FAILED only', () => {
+  it('says "not paid" for SEND_FAILED only', () => {
     const codes = ['SYSTEMERROR', 'PROCESSING', 'SEND_FAILED', 'NOTENOUGH', 'FREQ_LIMIT', 'SENDNUM_LIMIT', 'NO_AUTH', 'FATAL_ERROR', 'XML_ERROR', 'NOT_FOUND', 'X'];
-    expect(codes.filter((code) => payActionFor(code) === PayAction.NEW_BILLNO)).toEqual(['SEND_FAILED']);
+    expect(codes.filter((code) => payActionFor(code) === PayAction.NOT_PAID)).toEqual(['SEND_FAILED']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { ipAllowed, planCampaign, regionAllowList } from '../../../shared/redpacket/campaign';
+import { ipAllowed, planCampaign, regionAllowList } from '../../../shared/claims/campaign';
 
 const NOW_MS = Date.parse('2026-02-01T00:00:00+08:00');
 const BASE = {
@@ -20,7 +20,8 @@ describe('planCampaign', () => {
     expect(plan).toEqual({
       campaign: {
         _id: 'spring-2026',
-        kind: 'cash',
+        eligibility: 'miniprogram',
+        payout: 'cash',
         sendName: '某某商城',
         wishing: '新年快乐',
         actName: '新春红包',
@@ -36,6 +37,8 @@ describe('planCampaign', () => {
         claimsPerSecond: 200,
         claimedCount: 0,
         claimedFen: 0,
+        rateWindowStartMs: 0,
+        rateWindowCount: 0,
         createdAtMs: NOW_MS,
       },
       slots: [],
@@ -69,9 +72,9 @@ describe('planCampaign', () => {
     };
     expect(() => planCampaign(bad, { nowMs: NOW_MS })).toThrow(
       'Invalid campaign:\n' +
-        '  - unknown field color\n' +
         '  - id must be 1–40 characters of a-z, 0-9 and -, starting with a letter or digit\n' +
-        '  - kind must be miniprogram or cash\n' +
+        '  - payout must be one of miniprogram, cash\n' +
+        '  - unknown field color\n' +
         '  - sendName must be at most 32 characters\n' +
         '  - wishing is required (text, at most 128 characters)\n' +
         '  - endsAt must be epoch ms or an ISO 8601 time with an offset (e.g. 2026-02-01T00:00:00+08:00)\n' +
@@ -87,6 +90,15 @@ describe('planCampaign', () => {
     { case: 'an unknown amount field', amount: { fixedFen: 1_000, maxFen: 2 }, budgetFen: 100_000, message: /unknown field amount.maxFen/ },
   ])('refuses $case', ({ amount, budgetFen, message }) => {
     expect(() => planCampaign({ ...BASE, amount, budgetFen }, { nowMs: NOW_MS })).toThrow(message);
+  });
+
+  it('takes payout and eligibility, with kind as the older name of payout', () => {
+    const { kind: _kind, ...withoutKind } = BASE;
+    expect(planCampaign({ ...withoutKind, payout: 'miniprogram', eligibility: 'miniprogram' }, { nowMs: NOW_MS }).campaign)
+      .toMatchObject({ eligibility: 'miniprogram', payout: 'miniprogram' });
+    expect(planCampaign(BASE, { nowMs: NOW_MS }).campaign).not.toHaveProperty('kind');
+    expect(() => planCampaign({ ...BASE, payout: 'miniprogram' }, { nowMs: NOW_MS })).toThrow(/kind is the older name of payout: give one of them/);
+    expect(() => planCampaign({ ...BASE, eligibility: 'follow' }, { nowMs: NOW_MS })).toThrow(/eligibility must be one of miniprogram/);
   });
 
   it('refuses a window that is already over', () => {

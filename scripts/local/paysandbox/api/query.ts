@@ -1,9 +1,11 @@
 /**
  * gethbinfo: a packet's status, amounts, times and `hblist` by mch_billno (reference §7).
- * An unknown billno is NOT_FOUND, which per the reference does not mean "not paid".
+ * An unknown billno is NOT_FOUND, which per the reference does not mean "not paid" — and with
+ * behaviour.queryLagMs a paid packet is NOT_FOUND too for a while, as WeChat's query lags.
  */
+import { behaviourFor } from '../behaviour';
 import { PayErrCode, PayRefusal } from '../pay-errors';
-import { formatBeijingTime, packetKey, type PacketRecord, type PayState } from '../state';
+import { formatBeijingTime, packetKey, payNowMs, type PacketRecord, type PayState } from '../state';
 import type { XmlNode } from '../xml';
 import { MCH_BILLNO_RULE, checkFields, type FieldRule } from './fields';
 import type { PayRequest, PayRoute } from './router';
@@ -33,8 +35,17 @@ function query(state: PayState, { fields, merchant }: PayRequest): XmlNode {
   if (!merchant.officialAccountAppIds.has(appid) && !merchant.miniProgramAppIds.has(appid)) {
     throw new PayRefusal(PayErrCode.ILLEGAL_APPID, '非法appid，该appid未与商户号绑定');
   }
+  const behaviour = behaviourFor(state, fields.mch_billno);
+  // The docs ask for the official account's appid, peers pass the sending one: either may be the one WeChat refuses.
+  if (behaviour.queryAppids === 'officialAccount' && !merchant.officialAccountAppIds.has(appid)) {
+    throw new PayRefusal(PayErrCode.ILLEGAL_APPID, '非法appid，请确认是否为公众号的appid');
+  }
+  if (behaviour.queryAppids === 'miniProgram' && !merchant.miniProgramAppIds.has(appid)) {
+    throw new PayRefusal(PayErrCode.ILLEGAL_APPID, '非法appid，请确认是否为小程序的appid');
+  }
   const packet = state.packets.get(packetKey(merchant.mchId, fields.mch_billno ?? ''));
   if (packet === undefined) throw new PayRefusal(PayErrCode.NOT_FOUND);
+  if (packet.status !== 'FAILED' && payNowMs(state) < packet.createdAtMs + behaviour.queryLagMs) throw new PayRefusal(PayErrCode.NOT_FOUND);
   return infoReply(packet);
 }
 

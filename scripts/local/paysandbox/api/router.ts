@@ -31,9 +31,7 @@ export interface PayRoute {
   echo(fields: Readonly<Record<string, string>>): XmlNode;
   /** The SUCCESS reply; refusals throw {@link PayRefusal}. Must not await. */
   handle(state: PayState, request: PayRequest): XmlNode;
-  /** Whether the billno was already paid: an injected SEND_FAILED ("not paid") must not contradict that. */
-  isPaid?(state: PayState, fields: Readonly<Record<string, string>>): boolean;
-  /** An injected SEND_FAILED: remember the billno as FAILED, as WeChat would. */
+  /** An injected SEND_FAILED on a billno WeChat never saw: remember it as FAILED, as WeChat would (a paid one stays paid). */
   recordSendFailed?(state: PayState, fields: Readonly<Record<string, string>>, reason: string): void;
 }
 
@@ -70,9 +68,8 @@ export function createPayApiHandler(state: PayState, routes: readonly PayRoute[]
       if (!(error instanceof PayXmlError)) throw error;
       xmlError = error;
     }
-    const fault = takePayFault(state, path, fields?.mch_billno, (candidate) =>
-      // WeChat never answers SEND_FAILED ("not paid") for a paid billno; such a fault waits for one that is not.
-      candidate.errCode !== PayErrCode.SEND_FAILED || fields === undefined || !(route.isPaid?.(state, fields) ?? false));
+    // Any fault in any position, SEND_FAILED included: WeChat may answer SEND_FAILED for a billno it already paid.
+    const fault = takePayFault(state, path, fields?.mch_billno);
 
     if (fault !== undefined && !fault.accept) {
       if (fault.delayMs > 0) await sleep(fault.delayMs, undefined, { ref: false });

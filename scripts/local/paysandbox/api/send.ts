@@ -4,6 +4,7 @@
  * range without scene_id, idempotency on mch_billno, per-user and merchant limits, balance.
  */
 import { isIPv4 } from 'node:net';
+import { behaviourFor } from '../behaviour';
 import { PayErrCode, PayRefusal } from '../pay-errors';
 import {
   MERCHANT_DAILY_AMOUNT_FEN, createPaidPacket, dailyTotals, isUserOf, packetKey, recordFailedPacket,
@@ -67,10 +68,6 @@ function sendRoute(path: string, kind: PacketKind): PayRoute {
       total_amount: asNumberIfInteger(fields.total_amount),
     }),
     handle: (state, request) => send(state, request, kind),
-    isPaid(state, fields) {
-      const existing = state.packets.get(packetKey(fields.mch_id ?? '', fields.mch_billno ?? ''));
-      return existing !== undefined && existing.status !== 'FAILED';
-    },
     recordSendFailed(state, fields, reason) {
       const { mch_id: mchId, mch_billno: mchBillno } = fields;
       if (mchId === undefined || mchBillno === undefined || state.packets.has(packetKey(mchId, mchBillno))) return;
@@ -117,7 +114,10 @@ function send(state: PayState, { fields, merchant }: PayRequest, kind: PacketKin
     if (existing.kind !== kind || existing.appid !== appid || existing.openid !== openid || existing.amountFen !== amountFen) {
       throw new PayRefusal(PayErrCode.FATAL_ERROR);
     }
-    // "可用同一商户单号再次调用，只会发放一个红包": the same packet, answered again.
+    // "可用同一商户单号再次调用，只会发放一个红包": never a second packet. The documented answer is the same
+    // packet again; WeChat may instead answer a failure (SEND_FAILED, another code) — behaviour.paidResend.
+    const { paidResend } = behaviourFor(state, mchBillno);
+    if (paidResend !== 'same') throw new PayRefusal(paidResend);
     return successReply(existing);
   }
 

@@ -14,9 +14,13 @@ export const RefusalReason = {
   CLAIM_IN_PROGRESS: 'claim_in_progress',
   REGION: 'region',
   WRONG_APP: 'wrong_app',
+  WRONG_ENTRY: 'wrong_entry',
   USER_DAILY_LIMIT: 'user_daily_limit',
   MERCHANT_LIMIT: 'merchant_limit',
   RISK_BLOCKED: 'risk_blocked',
+  HELD: 'held',
+  /** An operator paused the campaign (console): new claims wait until it is resumed. */
+  PAUSED: 'paused',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
 
@@ -29,9 +33,12 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalReason, string>> = {
   claim_in_progress: 'Your red packet is already being sent',
   region: 'This campaign is not available in your region',
   wrong_app: 'This campaign cannot be claimed from this mini-program',
+  wrong_entry: 'This campaign cannot be claimed this way',
   user_daily_limit: 'You have received the most red packets WeChat allows in one day; this one cannot be sent',
   merchant_limit: 'The merchant has reached its daily red-packet limit; this one cannot be sent',
   risk_blocked: 'WeChat declined to send this red packet to your account (risk control)',
+  held: 'Your red packet is waiting for a check by the merchant; please try again later',
+  paused: 'This campaign is paused for now; please try again later',
 };
 
 /** A refusal with its stable reason (NOT_ELIGIBLE). */

@@ -1,38 +1,34 @@
 /**
  * Campaign definitions: strict validation of what an operator asks for, and the documents that
- * make it real (the campaign and, for random amounts, its pre-generated slots). Pure: the
- * operator CLI (scripts/campaign.ts) writes the documents, slots first, so a campaign is never
- * visible before every amount it promises exists.
+ * make it real (the campaign and, for random amounts, its pre-generated slots). A campaign names
+ * its eligibility (who may claim) and its payout (how it pays); each validates its own fields.
+ * Pure: the operator CLI (scripts/campaign.ts) writes the documents, slots first, so a campaign is
+ * never visible before every amount it promises exists.
  */
 import { BlockList, isIP } from 'node:net';
 import { InputError } from '../errors';
 import { splitBudget, cryptoRandomInt, type RandomInt } from './amounts';
-import { slotIdOf, type AmountRule, type CampaignDoc, type RedPacketKind, type SlotDoc } from './model';
+import { ELIGIBILITIES, ELIGIBILITY_NAMES } from './eligibility';
+import { slotIdOf, type AmountRule, type CampaignDoc, type EligibilityName, type PayoutName, type SlotDoc } from './model';
+import { PAYOUT_NAMES, PAYOUTS } from './payout';
 
-/** WeChat's per-packet range without scene_id: 1–200 元 (reference §7 total_amount). */
-export const DEFAULT_MIN_PACKET_FEN = 100;
-export const DEFAULT_MAX_PACKET_FEN = 20_000;
-/**
- * With scene_id the range is whatever the merchant platform allows; the real ceiling is per
- * merchant and not pinned down, so this refuses more than 4,999 元 rather than guess higher.
- */
-export const SCENE_MAX_PACKET_FEN = 499_900;
 /** The most packets one campaign may hold: every slot is a document written at creation. */
 export const MAX_PACKETS = 100_000;
-export const SCENE_IDS = ['PRODUCT_1', 'PRODUCT_2', 'PRODUCT_3', 'PRODUCT_4', 'PRODUCT_5', 'PRODUCT_6', 'PRODUCT_7', 'PRODUCT_8'] as const;
 export const CAMPAIGN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
 export const DEFAULT_USER_CALLS_PER_MINUTE = 10;
 export const DEFAULT_CLAIMS_PER_SECOND = 200;
 
-/** What an operator gives (scripts/campaign.ts reads it from a JSON file). */
+/**
+ * What an operator gives (scripts/campaign.ts reads it from a JSON file), plus the fields of its
+ * eligibility and payout (the red-packet payouts: sendName, wishing, actName, remark, sceneId).
+ */
 export interface CampaignInput {
   id: string;
-  kind: RedPacketKind;
-  sendName: string;
-  wishing: string;
-  actName: string;
-  remark: string;
-  sceneId?: string;
+  /** Default `miniprogram`. */
+  eligibility?: EligibilityName;
+  payout?: PayoutName;
+  /** The older name of `payout` (campaign files written before eligibility and payout existed). */
+  kind?: PayoutName;
   /** ISO 8601 with an offset, e.g. 2026-02-01T00:00:00+08:00, or epoch ms. */
   startsAt: string | number;
   endsAt: string | number;
@@ -42,6 +38,7 @@ export interface CampaignInput {
   allowedCidrs?: string[];
   userCallsPerMinute?: number;
   claimsPerSecond?: number;
+  [payoutOrEligibilityField: string]: unknown;
 }
 
 /** The documents of a new campaign. */
@@ -50,9 +47,8 @@ export interface CampaignPlan {
   slots: SlotDoc[];
 }
 
-const INPUT_FIELDS = [
-  'id', 'kind', 'sendName', 'wishing', 'actName', 'remark', 'sceneId', 'startsAt', 'endsAt', 'budgetFen', 'amount',
-  'allowedCidrs', 'userCallsPerMinute', 'claimsPerSecond',
+const COMMON_FIELDS = [
+  'id', 'eligibility', 'payout', 'kind', 'startsAt', 'endsAt', 'budgetFen', 'amount', 'allowedCidrs', 'userCallsPerMinute', 'claimsPerSecond',
 ];
 
 /**
@@ -63,23 +59,21 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
   const problems: string[] = [];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('The campaign must be a JSON object');
   const input = raw as Record<string, unknown>;
-  for (const key of Object.keys(input)) if (!INPUT_FIELDS.includes(key)) problems.push(`unknown field ${key}`);
 
-  const id = text(input, 'id', problems, 40);
-  if (id !== '' && !CAMPAIGN_ID_PATTERN.test(id)) problems.push('id must be 1–40 characters of a-z, 0-9 and -, starting with a letter or digit');
-  const kind = input.kind;
-  if (kind !== 'miniprogram' && kind !== 'cash') problems.push('kind must be miniprogram or cash');
-  // String(N) counts characters (the Pay docs' lengths; a Chinese send_name of 10 characters is fine).
-  const sendName = text(input, 'sendName', problems, 32);
-  const wishing = text(input, 'wishing', problems, 128);
-  const actName = text(input, 'actName', problems, 32);
-  const remark = text(input, 'remark', problems, 256);
-  let sceneId: string | null = null;
-  if (input.sceneId !== undefined) {
-    if (typeof input.sceneId !== 'string' || !(SCENE_IDS as readonly string[]).includes(input.sceneId)) {
-      problems.push(`sceneId must be one of ${SCENE_IDS.join(', ')}`);
-    } else sceneId = input.sceneId;
-  }
+  const id = typeof input.id === 'string' ? input.id : '';
+  if (!CAMPAIGN_ID_PATTERN.test(id)) problems.push('id must be 1–40 characters of a-z, 0-9 and -, starting with a letter or digit');
+  const eligibilityName = input.eligibility ?? 'miniprogram';
+  if (!(ELIGIBILITY_NAMES as unknown[]).includes(eligibilityName)) problems.push(`eligibility must be one of ${ELIGIBILITY_NAMES.join(', ')}`);
+  if (input.payout !== undefined && input.kind !== undefined && input.payout !== input.kind) problems.push('kind is the older name of payout: give one of them');
+  const payoutName = input.payout ?? input.kind;
+  if (!(PAYOUT_NAMES as unknown[]).includes(payoutName)) problems.push(`payout must be one of ${PAYOUT_NAMES.join(', ')}`);
+  const eligibility = ELIGIBILITIES[eligibilityName as EligibilityName] ?? ELIGIBILITIES.miniprogram;
+  const payout = PAYOUTS[payoutName as PayoutName] ?? PAYOUTS.miniprogram;
+  const known = new Set([...COMMON_FIELDS, ...eligibility.campaignFields, ...payout.campaignFields]);
+  for (const key of Object.keys(input)) if (!known.has(key)) problems.push(`unknown field ${key}`);
+  const eligibilityFields = eligibility.planCampaign(input, problems);
+  const payoutPlan = payout.planCampaign(input, problems);
+
   const startsAtMs = time(input, 'startsAt', problems);
   const endsAtMs = time(input, 'endsAt', problems);
   if (startsAtMs !== undefined && endsAtMs !== undefined) {
@@ -87,10 +81,7 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
     else if (endsAtMs <= options.nowMs) problems.push('endsAt is in the past');
   }
   const budgetFen = wholeNumber(input, 'budgetFen', problems, 1, 1_000_000_000);
-  const [packetMinFen, packetMaxFen] = sceneId === null ? [DEFAULT_MIN_PACKET_FEN, DEFAULT_MAX_PACKET_FEN] : [1, SCENE_MAX_PACKET_FEN];
-  const rangeText = sceneId === null
-    ? `${packetMinFen}–${packetMaxFen} fen (1–200 元; set sceneId for other amounts)`
-    : `${packetMinFen}–${packetMaxFen} fen`;
+  const { minAmountFen: packetMinFen, maxAmountFen: packetMaxFen, rangeText } = payoutPlan;
 
   let amount: AmountRule | undefined;
   let packetCount = 0;
@@ -100,7 +91,7 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
   } else if ('fixedFen' in amountInput) {
     const rule = amountInput as Record<string, unknown>;
     for (const key of Object.keys(rule)) if (key !== 'fixedFen') problems.push(`unknown field amount.${key}`);
-    const fixedFen = wholeNumber(rule, 'fixedFen', problems, 1, SCENE_MAX_PACKET_FEN, 'amount.');
+    const fixedFen = wholeNumber(rule, 'fixedFen', problems, 1, Number.MAX_SAFE_INTEGER, 'amount.');
     if (fixedFen !== undefined) {
       if (fixedFen < packetMinFen || fixedFen > packetMaxFen) problems.push(`amount.fixedFen must be within ${rangeText}`);
       if (budgetFen !== undefined) {
@@ -112,8 +103,8 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
   } else {
     const rule = amountInput as Record<string, unknown>;
     for (const key of Object.keys(rule)) if (!['minFen', 'maxFen', 'count'].includes(key)) problems.push(`unknown field amount.${key}`);
-    const minFen = wholeNumber(rule, 'minFen', problems, 1, SCENE_MAX_PACKET_FEN, 'amount.');
-    const maxFen = wholeNumber(rule, 'maxFen', problems, 1, SCENE_MAX_PACKET_FEN, 'amount.');
+    const minFen = wholeNumber(rule, 'minFen', problems, 1, Number.MAX_SAFE_INTEGER, 'amount.');
+    const maxFen = wholeNumber(rule, 'maxFen', problems, 1, Number.MAX_SAFE_INTEGER, 'amount.');
     const count = wholeNumber(rule, 'count', problems, 1, MAX_PACKETS, 'amount.');
     if (minFen !== undefined && maxFen !== undefined) {
       if (minFen < packetMinFen || maxFen > packetMaxFen) problems.push(`amount.minFen and amount.maxFen must be within ${rangeText}`);
@@ -137,14 +128,12 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
     : wholeNumber(input, 'claimsPerSecond', problems, 1, 100_000);
 
   if (problems.length > 0) throw new InputError(`Invalid campaign:\n  - ${problems.join('\n  - ')}`);
-  const campaign: CampaignDoc = {
+  const campaign = {
     _id: id,
-    kind: kind as RedPacketKind,
-    sendName,
-    wishing,
-    actName,
-    remark,
-    sceneId,
+    eligibility: eligibility.name,
+    payout: payout.name,
+    ...eligibilityFields,
+    ...payoutPlan.fields,
     startsAtMs: startsAtMs!,
     endsAtMs: endsAtMs!,
     budgetFen: budgetFen!,
@@ -155,8 +144,10 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
     claimsPerSecond: claimsPerSecond!,
     claimedCount: 0,
     claimedFen: 0,
+    rateWindowStartMs: 0,
+    rateWindowCount: 0,
     createdAtMs: options.nowMs,
-  };
+  } as CampaignDoc;
   const slots = amount!.mode === 'random'
     ? splitBudget({ budgetFen: budgetFen!, count: packetCount, minFen: amount!.minFen, maxFen: amount!.maxFen }, options.random ?? cryptoRandomInt)
       .map((amountFen, index) => ({ _id: slotIdOf(id, index), campaignId: id, index, amountFen }))
@@ -183,18 +174,6 @@ export function ipAllowed(list: BlockList | null, clientIp: string | undefined):
   const family = isIP(clientIp);
   if (family === 0) return false;
   return list.check(clientIp, family === 6 ? 'ipv6' : 'ipv4');
-}
-
-function text(input: Record<string, unknown>, field: string, problems: string[], maxChars: number): string {
-  const value = input[field];
-  if (typeof value !== 'string' || value.trim() === '') {
-    problems.push(`${field} is required (text, at most ${maxChars} characters)`);
-    return '';
-  }
-  if ([...value].length > maxChars) problems.push(`${field} must be at most ${maxChars} characters`);
-  // XML 1.0 cannot carry control characters; WeChat would answer XML_ERROR for every packet.
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(value)) problems.push(`${field} contains control characters`);
-  return value;
 }
 
 function time(input: Record<string, unknown>, field: string, problems: string[]): number | undefined {

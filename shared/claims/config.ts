@@ -1,7 +1,7 @@
 /**
- * sendRedPacket's settings, read once per instance from the environment, and the dependencies
- * built from them. The merchant certificate is loaded (from the environment, else the database)
- * on the first Pay call and kept for the life of the warm instance.
+ * sendRedPacket's settings, read once per instance from the environment, and the claim engine's
+ * dependencies built from them. The merchant certificate is loaded (from the environment, else the
+ * database) on the first Pay call and kept for the life of the warm instance.
  */
 import { isIPv4 } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,11 +10,16 @@ import { registerSecret, type Logger } from '../log';
 import { certificateFrom, createMerchantAgent, loadMerchantCertificate, type MerchantCertificate } from '../pay/certificate';
 import { createRedPacketPayClient, type RedPacketPayClient } from '../pay/redpacket';
 import type { DocumentStore } from '../store/port';
-import type { RedPacketDeps, RedPacketSettings } from './service';
+import { ClaimMemory, type ClaimDeps, type ClaimSettings } from './engine';
+import type { PayoutName } from './model';
+import { PAYOUTS } from './payout';
+import { GETHBINFO_APPID_SETTING } from './payout/miniprogram';
+import type { Payout, PayoutSettings } from './payout/types';
 
 /** Everything sendRedPacket reads from its environment. */
-export interface RedPacketFunctionConfig {
-  settings: RedPacketSettings;
+export interface ClaimFunctionConfig {
+  settings: ClaimSettings;
+  payout: PayoutSettings;
   pay: {
     baseUrl: string;
     mchId: string;
@@ -32,17 +37,26 @@ const MCH_ID_PATTERN = /^[0-9]{6,16}$/;
 const API_KEY_PATTERN = /^[0-9A-Za-z]{32}$/;
 
 /** Reads and checks the settings; one ConfigError names every problem. */
-export function readRedPacketConfig(reader: EnvReader): RedPacketFunctionConfig {
+export function readClaimConfig(reader: EnvReader): ClaimFunctionConfig {
   const mchId = reader.string('PAY_MCH_ID', { pattern: MCH_ID_PATTERN, hint: 'the merchant id (商户号), digits' });
   const apiKey = reader.string('PAY_API_KEY', { pattern: API_KEY_PATTERN, hint: 'the APIv2 key, 32 letters and digits' });
   const clientIp = reader.optionalString('PAY_CLIENT_IP') ?? '127.0.0.1';
-  const settings: RedPacketSettings = {
-    apiKey,
-    officialAppId: reader.string('WX_OA_APPID', { pattern: APPID_PATTERN, hint: 'the official account AppID, wx + 16 hex digits' }),
-    miniProgramAppId: reader.string('WX_MP_APPID', { pattern: APPID_PATTERN, hint: 'the mini-program AppID, wx + 16 hex digits' }),
+  const officialAppId = reader.string('WX_OA_APPID', { pattern: APPID_PATTERN, hint: 'the official account AppID, wx + 16 hex digits' });
+  const miniProgramAppId = reader.string('WX_MP_APPID', { pattern: APPID_PATTERN, hint: 'the mini-program AppID, wx + 16 hex digits' });
+  // The docs ask gethbinfo for the official account's appid; peers pass the mini-program's. The docs are the default.
+  const queryAppIdMode = reader.oneOf(GETHBINFO_APPID_SETTING, ['official', 'miniprogram'] as const, 'official');
+  const settings: ClaimSettings = {
     sendsPerSecond: reader.int('PAY_SENDS_PER_SECOND', { fallback: 30, min: 1, max: 1800 }),
-    clientIp,
     claimLeaseMs: reader.int('RP_CLAIM_LEASE_MS', { fallback: 30_000, min: 5_000, max: 600_000 }),
+    miniProgramAppId,
+    officialAppId,
+  };
+  const payout: PayoutSettings = {
+    officialAppId,
+    miniProgramAppId,
+    apiKey,
+    clientIp,
+    miniProgramQueryAppId: { mode: queryAppIdMode, appId: queryAppIdMode === 'official' ? officialAppId : miniProgramAppId },
   };
   const baseUrl = reader.url('PAY_API_BASE_URL', 'https://api.mch.weixin.qq.com');
   const timeoutMs = reader.int('PAY_TIMEOUT_MS', { fallback: 5_000, min: 200, max: 30_000 });
@@ -60,26 +74,30 @@ export function readRedPacketConfig(reader: EnvReader): RedPacketFunctionConfig 
   const source = values.p12Base64 ? 'PAY_MCH_P12_BASE64' : 'PAY_MCH_CERT_PEM/PAY_MCH_KEY_PEM';
   return {
     settings,
+    payout,
     pay: { baseUrl, mchId, timeoutMs, caPem, certificate: certificateFrom(values, mchId, source) },
     reconcileBatch,
   };
 }
 
-/** The use cases' dependencies for one instance. */
-export function createRedPacketDeps(config: RedPacketFunctionConfig, options: { store: DocumentStore; log: Logger }): RedPacketDeps {
+/** The engine's dependencies for one instance. */
+export function createClaimDeps(config: ClaimFunctionConfig, options: { store: DocumentStore; log: Logger }): ClaimDeps {
   const { pay } = config;
   const build = async (): Promise<RedPacketPayClient> => {
     const certificate = pay.certificate ?? (await loadMerchantCertificate(options.store, pay.mchId));
     const agent = createMerchantAgent(certificate, pay.caPem === undefined ? {} : { caPem: pay.caPem });
-    return createRedPacketPayClient({ baseUrl: pay.baseUrl, mchId: pay.mchId, apiKey: config.settings.apiKey, agent, timeoutMs: pay.timeoutMs });
+    return createRedPacketPayClient({ baseUrl: pay.baseUrl, mchId: pay.mchId, apiKey: config.payout.apiKey, agent, timeoutMs: pay.timeoutMs });
   };
+  const context = { settings: config.payout, log: options.log, redPackets: lazyPayClient(pay.mchId, build) };
+  const payouts = Object.fromEntries(Object.values(PAYOUTS).map((module) => [module.name, module.create(context)])) as Record<PayoutName, Payout>;
   return {
     store: options.store,
     log: options.log,
-    pay: lazyPayClient(pay.mchId, build),
     now: Date.now,
-    sleep: (ms) => sleep(ms),
+    sleep: (ms: number) => sleep(ms),
     settings: config.settings,
+    payouts,
+    memory: new ClaimMemory(),
   };
 }
 

@@ -1,0 +1,230 @@
+/**
+ * `npm run demo` (with `npm start` running in another terminal): a narrated tour of every flow,
+ * each step printed as the command a user would type, then its result, then the values the next
+ * step needs as shell assignments (`CARD=…`). It runs the real commands — the operator CLIs as
+ * processes, the function calls over HTTP exactly as the printed curl does — and ends at the
+ * console, with a local operator to sign in as. Exits non-zero at the first step that fails.
+ *
+ * The tour is a list of steps ({@link DEMO_STEPS}): a new capability adds its step there.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from './lib/cloudbaserc';
+import { ensureLocalStack, defaultLocalUrl } from './lib/cli';
+import { LOCAL_ACCOUNT } from './local/stack';
+
+export interface DemoContext {
+  url: string;
+  /** Values later steps use (and the user's shell holds, from the printed assignments). */
+  vars: Map<string, string>;
+  /** A fresh suffix, so the tour can run again on the same stack. */
+  run: string;
+  print(line?: string): void;
+  /** Runs `npm run <cli> -- <args>` (printed exactly so), returns its stdout. */
+  cli(cli: string, args: string[]): Promise<string>;
+  /** POSTs JSON to the stack (printed as the equivalent curl), returns the parsed answer. */
+  post<T = any>(pathname: string, body: unknown): Promise<T>;
+  /** Prints `NAME=value` for the user's shell and remembers it. */
+  set(name: string, value: string): void;
+  /** A temporary file for this run (removed at the end). */
+  file(name: string, content: string): string;
+}
+
+export interface DemoStep {
+  title: string;
+  /** One or two sentences on what the step shows. */
+  explain: string;
+  run(ctx: DemoContext): Promise<void>;
+}
+
+/** A step's check failed: the tour stops with this message. */
+export class DemoStepError extends Error {}
+
+function expectOk<T>(answer: { ok?: boolean; data?: T; error?: unknown }, what: string): T {
+  if (answer.ok !== true) throw new DemoStepError(`${what} failed: ${JSON.stringify(answer).slice(0, 400)}`);
+  return answer.data as T;
+}
+
+/** Shell-safe single quoting for the printed commands. */
+function quote(text: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+const MP_APPID = LOCAL_ACCOUNT.miniProgramAppId;
+const OA_APPID = LOCAL_ACCOUNT.officialAppId;
+
+const credentials: DemoStep = {
+  title: 'Credentials',
+  explain: 'getToken is the only code that fetches the access_token (on the fixed outbound IP); functions read it from wx_credentials. Its answer never carries the token itself.',
+  async run(ctx) {
+    const token = expectOk<{ version: number; expiresAtMs: number }>(await ctx.post('/functions/getToken', { data: {}, caller: { type: 'admin' } }), 'getToken');
+    ctx.print(`  → access_token version ${token.version}, valid until ${new Date(token.expiresAtMs).toISOString()}`);
+    const ticket = expectOk<{ version: number }>(await ctx.post('/functions/getTicket', { data: { type: 'wx_card' }, caller: { type: 'admin' } }), 'getTicket');
+    ctx.print(`  → wx_card api_ticket version ${ticket.version}`);
+  },
+};
+
+const card: DemoStep = {
+  title: 'A card coupon, from template to redemption',
+  explain: 'The operator creates and registers a card; a mini-program user gets it signed, adds it (the sandbox plays the WeChat app), opens it, and staff redeem it.',
+  async run(ctx) {
+    const created = await ctx.cli('cards', ['--local', ctx.url, 'create', 'scripts/card-templates/general-coupon.json', '--logo', 'scripts/card-templates/logo.png', '--register']);
+    const cardId = /card created: (p[0-9A-Za-z_-]{27})/.exec(created)?.[1];
+    if (cardId === undefined) throw new DemoStepError('cards create printed no card id');
+    ctx.set('CARD', cardId);
+    const unionid = `u-demo-${ctx.run}`;
+    const officialOpenid = `oOA-demo-${ctx.run}`;
+    const openid = `o-demo-${ctx.run}`;
+    const staffOpenid = `o-staff-${ctx.run}`;
+    await ctx.cli('cards', ['--local', ctx.url, 'link-user', '--unionid', unionid, '--openid', officialOpenid]);
+    await ctx.cli('cards', ['--local', ctx.url, 'staff-add', '--openid', staffOpenid, '--name', 'Front desk']);
+    const user = { type: 'miniprogram', openid, appid: MP_APPID, unionid };
+    ctx.set('USER', JSON.stringify(user));
+    const signed = expectOk<{ cardList: unknown[] }>(await ctx.post('/functions/signCard', { data: { cards: [{ cardId }] }, caller: user }), 'signCard');
+    ctx.print(`  → cardList with ${signed.cardList.length} signed item(s): pass it to wx.addCard as it is`);
+    const added = await ctx.post<{ cardList: Array<{ code?: string; isSuccess: boolean }> }>('/__sandbox/client/add-card', { appid: OA_APPID, openid: officialOpenid, cardList: signed.cardList });
+    const encryptCode = added.cardList[0]?.code;
+    if (encryptCode === undefined || added.cardList[0]?.isSuccess !== true) throw new DemoStepError(`wx.addCard failed: ${JSON.stringify(added).slice(0, 300)}`);
+    ctx.set('ENCRYPT_CODE', encryptCode);
+    const opened = expectOk<{ code: string }>(await ctx.post('/functions/decryptCode', { data: { cardId, encryptCode }, caller: user }), 'decryptCode');
+    ctx.set('CODE', opened.code);
+    const staff = { type: 'miniprogram', openid: staffOpenid, appid: MP_APPID };
+    const redeemed = expectOk<{ status: string }>(await ctx.post('/functions/consumeCode', { data: { cardId, code: opened.code }, caller: staff }), 'consumeCode');
+    ctx.print(`  → ${redeemed.status}`);
+    const again = expectOk<{ status: string }>(await ctx.post('/functions/consumeCode', { data: { cardId, code: opened.code }, caller: staff }), 'consumeCode again');
+    ctx.print(`  → a second scan: ${again.status} (nothing redeemed twice)`);
+  },
+};
+
+/** A campaign file from a template, with this run's id (templates open now: "startsAt": "now"). */
+function campaignFile(ctx: DemoContext, template: string, id: string): string {
+  const raw = JSON.parse(readFileSync(path.join(ROOT, 'scripts', 'campaign-templates', template), 'utf8')) as Record<string, unknown>;
+  return ctx.file(`${id}.json`, JSON.stringify({ ...raw, id }, null, 2));
+}
+
+const miniProgramPacket: DemoStep = {
+  title: 'A mini-program red packet',
+  explain: 'The operator creates a campaign; a user claims with only { campaignId } and gets exactly what wx.sendBizRedPacket takes; the sandbox plays the client opening it.',
+  async run(ctx) {
+    const id = `demo-mp-${ctx.run}`;
+    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'miniprogram.json', id)]);
+    ctx.set('CAMPAIGN', id);
+    const user = { type: 'miniprogram', openid: `oMP_demo_${ctx.run}`.padEnd(16, '0'), appid: MP_APPID };
+    const packet = expectOk<Record<string, string>>(await ctx.post('/functions/sendRedPacket', { data: { campaignId: id }, caller: user }), 'sendRedPacket');
+    ctx.print(`  → wx.sendBizRedPacket arguments: timeStamp, nonceStr, package (${packet.package?.slice(0, 18)}…), signType ${packet.signType}, paySign`);
+    const opened = await ctx.post<{ errMsg?: string }>('/__sandbox/pay/client/send-biz-red-packet', { appId: MP_APPID, ...packet });
+    if (opened.errMsg !== 'sendBizRedPacket:ok') throw new DemoStepError(`opening the packet failed: ${JSON.stringify(opened)}`);
+    ctx.print(`  → ${opened.errMsg}`);
+  },
+};
+
+const cashPacket: DemoStep = {
+  title: 'A cash red packet',
+  explain: 'A cash packet goes to the user\'s openid under the official account, found from their unionid; the operator links one user by hand (follows fill links by themselves).',
+  async run(ctx) {
+    const id = `demo-cash-${ctx.run}`;
+    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'cash.json', id)]);
+    const unionid = `uUnion_demo_${ctx.run}`;
+    await ctx.cli('campaign', ['--local', ctx.url, 'link', unionid, `oOfficial_demo_${ctx.run}`.padEnd(16, '0')]);
+    const user = { type: 'miniprogram', openid: `oMP_cash_${ctx.run}`.padEnd(16, '0'), appid: MP_APPID, unionid };
+    const claim = expectOk<{ status: string; amountFen: number }>(await ctx.post('/functions/sendRedPacket', { data: { campaignId: id }, caller: user }), 'sendRedPacket (cash)');
+    ctx.print(`  → ${claim.status}, ${(claim.amountFen / 100).toFixed(2)} 元 in the official account's chat`);
+  },
+};
+
+const operatorConsole: DemoStep = {
+  title: 'The operator console',
+  explain: 'Operators are created by the CLI only; the console signs them in (scrypt password, session cookie, CSRF on every change) and shows every campaign, account and packet above.',
+  async run(ctx) {
+    const name = 'demo';
+    const listed = await ctx.cli('console', ['--local', ctx.url, '--json', 'operator-list']);
+    const exists = (JSON.parse(listed) as { operators: Array<{ name: string }> }).operators.some((operator) => operator.name === name);
+    const out = await ctx.cli('console', ['--local', ctx.url, exists ? 'operator-reset' : 'operator-add', name, '--generate']);
+    const password = /PASSWORD=(\S+)/.exec(out)?.[1];
+    if (password === undefined) throw new DemoStepError('the console CLI printed no password');
+    const signIn = await fetch(`${ctx.url}/console/sign-in`);
+    if (signIn.status !== 200) throw new DemoStepError(`${ctx.url}/console/sign-in answered ${signIn.status}`);
+    ctx.vars.set('CONSOLE_USER', name);
+    ctx.vars.set('CONSOLE_PASSWORD', password);
+  },
+};
+
+/** The tour, in order. Follow campaigns and merchant transfers add their steps here when they land. */
+export const DEMO_STEPS: readonly DemoStep[] = [credentials, card, miniProgramPacket, cashPacket, operatorConsole];
+
+function runProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, TENCENTCLOUD: 'true' }, maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+/** Runs the tour against the stack at `url`; returns the exit code. */
+export async function runDemo(url: string, write: (line: string) => void = console.log, steps: readonly DemoStep[] = DEMO_STEPS): Promise<number> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'demo-'));
+  const vars = new Map<string, string>();
+  const print = (line = '') => write(line);
+  const ctx: DemoContext = {
+    url,
+    vars,
+    run: Date.now().toString(36),
+    print,
+    async cli(cli, args) {
+      // `--local URL` is printed as plain `--local` when the URL is npm start's default, as a user would type it.
+      const shown = args.join('\u0000').replace(`--local\u0000${defaultLocalUrl()}`, '--local').split('\u0000');
+      print(`$ npm run ${cli} -- ${shown.map(quote).join(' ')}`);
+      const result = await runProcess([`scripts/${cli}.ts`, ...args]);
+      for (const line of result.stdout.trimEnd().split('\n')) if (line !== '') print(`  ${line}`);
+      if (result.code !== 0) throw new DemoStepError(`npm run ${cli} failed (exit ${result.code}): ${result.stderr.trim().slice(0, 600)}`);
+      return result.stdout;
+    },
+    async post(pathname, body) {
+      const json = JSON.stringify(body);
+      print(`$ curl -s -XPOST ${url}${pathname} -H 'content-type: application/json' -d ${quote(json)}`);
+      const response = await fetch(`${url}${pathname}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
+      const text = await response.text();
+      print(`  ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
+      if (response.status >= 400) throw new DemoStepError(`POST ${pathname} answered ${response.status}`);
+      return JSON.parse(text);
+    },
+    set(name, value) {
+      vars.set(name, value);
+      print(`${name}=${quote(value)}`);
+    },
+    file(name, content) {
+      const file = path.join(tmp, name);
+      writeFileSync(file, content);
+      return file;
+    },
+  };
+  try {
+    await ensureLocalStack(url);
+    print(`A tour of every flow on the local stack at ${url}. Each step shows the command to type and what it answers.`);
+    for (const [index, step] of steps.entries()) {
+      print();
+      print(`── ${index + 1}/${steps.length}  ${step.title}`);
+      print(`   ${step.explain}`);
+      await step.run(ctx);
+    }
+    print();
+    print('── Done. Open the console and sign in:');
+    print(`   ${url}/console/sign-in`);
+    print(`   name ${vars.get('CONSOLE_USER') ?? '?'}, password ${vars.get('CONSOLE_PASSWORD') ?? '?'}   (a local operator; npm run console -- --local operator-reset demo --generate makes a new password)`);
+    return 0;
+  } catch (error) {
+    write(`\nThe tour stopped: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  const index = argv.indexOf('--local');
+  const url = index !== -1 && argv[index + 1]?.startsWith('http') ? argv[index + 1]!.replace(/\/+$/, '') : defaultLocalUrl();
+  runDemo(url).then((code) => process.exit(code));
+}

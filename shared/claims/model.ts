@@ -1,0 +1,205 @@
+/**
+ * The stored shapes of campaigns, amount slots, claims and claim keys (collections in
+ * shared/store/port.ts COLLECTIONS). Money is whole fen everywhere; times are epoch ms.
+ * Documents written before eligibility and payout were separated (`kind`, `userKey`) are read
+ * through {@link readCampaign} and {@link readClaim}, so nothing has to be migrated.
+ */
+import type { StoredDoc } from '../store/port';
+
+/** Who may claim: `miniprogram` — a mini-program user, identified by the platform (eligibility/). */
+export type EligibilityName = 'miniprogram';
+/** How a claim is paid: `miniprogram` — sendminiprogramhb, opened with wx.sendBizRedPacket; `cash` — sendredpack to the official-account openid (payout/). */
+export type PayoutName = 'miniprogram' | 'cash';
+
+/** How each packet's amount is decided: one fixed amount, or a pre-generated random split of the budget. */
+export type AmountRule = { mode: 'fixed'; amountFen: number } | { mode: 'random'; minFen: number; maxFen: number };
+
+/** What the recipient of a red packet sees, fixed at creation (PAY-redpack field limits). */
+export interface PacketTexts {
+  sendName: string;
+  wishing: string;
+  actName: string;
+  remark: string;
+  /** PRODUCT_1…PRODUCT_8, or null (then every packet is 100–20000 fen). */
+  sceneId: string | null;
+}
+
+/** A campaign as stored (`rp_campaigns`, `_id` = campaign id). Only the counters change after creation. */
+export interface CampaignDoc extends StoredDoc, PacketTexts {
+  eligibility: EligibilityName;
+  payout: PayoutName;
+  startsAtMs: number;
+  endsAtMs: number;
+  budgetFen: number;
+  packetCount: number;
+  amount: AmountRule;
+  /** Client IP ranges allowed to claim (CIDR, v4 or v6); empty = anywhere. */
+  allowedCidrs: string[];
+  /** Claim calls one person may make per minute on this campaign (counted on their claim). */
+  userCallsPerMinute: number;
+  /** Reservations per second the campaign accepts from everyone together (counted below, in the reservation). */
+  claimsPerSecond: number;
+  /** Packets reserved so far; the next random slot is `<id>:<claimedCount>`. */
+  claimedCount: number;
+  claimedFen: number;
+  /** The second (epoch ms) `rateWindowCount` counts reservations of. */
+  rateWindowStartMs: number;
+  rateWindowCount: number;
+  createdAtMs: number;
+  /** Set by an operator (console): new reservations are refused with `paused`; claims already reserved are still paid. */
+  paused?: boolean;
+  pausedAtMs?: number | null;
+  pausedBy?: string | null;
+  /**
+   * Set by {@link readCampaign} for a campaign stored before eligibility and payout existed (never
+   * stored): its older claims are keyed `<id>:<unionid ?? openid>`, without key documents.
+   */
+  legacyKeys?: true;
+}
+
+/** One pre-generated amount (`rp_slots`, `_id` = `<campaignId>:<index>`), drawn in index order. */
+export interface SlotDoc extends StoredDoc {
+  campaignId: string;
+  index: number;
+  amountFen: number;
+}
+
+/**
+ * RESERVED: amount and billno fixed; this billno is certainly unpaid, the next step is a send.
+ * SENDING: a send with `mchBillno` may be in flight. UNKNOWN: this billno may have been paid; the
+ * next step is a query. SENT: paid (delivered to the user). RECEIVED: the user opened it.
+ * FAILED: definitely not paid, final. HELD: paid, but WeChat would not give back what the user
+ * needs to open it — an operator decides (README "Red packets").
+ */
+export type ClaimStatus = 'RESERVED' | 'SENDING' | 'SENT' | 'RECEIVED' | 'FAILED' | 'UNKNOWN' | 'HELD';
+
+/** Claims the reconciler must settle. */
+export const OPEN_CLAIM_STATUSES: readonly ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN'];
+/** Every status, in the order operators read them. */
+export const CLAIM_STATUSES: readonly ClaimStatus[] = ['RESERVED', 'SENDING', 'UNKNOWN', 'HELD', 'SENT', 'RECEIVED', 'FAILED'];
+
+/**
+ * One claim (`rp_claims`, `_id` = `<campaignId>:<primary key>`): the reservation and its payment
+ * state. Every other key the person is known by has a document in `rp_claim_keys`.
+ */
+export interface ClaimDoc extends StoredDoc, PacketTexts {
+  campaignId: string;
+  eligibility: EligibilityName;
+  payout: PayoutName;
+  /** Every key the person is known by ({@link openidKey}, {@link unionidKey}), the primary one first. */
+  keys: string[];
+  /** The payee: wxappid of the send, and re_openid, the openid under it. */
+  appId: string;
+  openid: string;
+  amountFen: number;
+  /** The random slot drawn, or null for fixed amounts. */
+  slotIndex: number | null;
+  /** 1, then +1 only after WeChat said, for the previous billno, that it failed. */
+  attempt: number;
+  /** The billno of `attempt` (the payout's format); persisted before any send with it. */
+  mchBillno: string;
+  /** Every billno this claim has used, oldest first (all but the last definitely unpaid). */
+  billnos: string[];
+  status: ClaimStatus;
+  /** A send of `mchBillno` may have reached WeChat without a definite answer: its FAIL answers no longer prove "not paid". */
+  billnoUncertain: boolean;
+  /** A send of the uncertain billno was answered with a failure: only gethbinfo decides now, no more resends. */
+  queryOnly: boolean;
+  /** When `mchBillno` became uncertain (for the operator's "uncertain for long"). */
+  uncertainSinceMs: number | null;
+  /** Inconclusive queries in a row (NOT_FOUND, SENDING, no answer): the back-off grows with it. */
+  queryCount: number;
+  /** Send requests made, all attempts together. */
+  sendCount: number;
+  /** WeChat's order number (send_listid / detail_id). */
+  sendListid: string | null;
+  /** What the client needs to open a mini-program packet: sendminiprogramhb's raw package. */
+  package: string | null;
+  /** What gethbinfo said last (SENT, RECEIVED, REFUND…). */
+  wechatStatus: string | null;
+  /** The last err_code or transport reason, for operators. */
+  lastError: string | null;
+  /** Set when the outcome is final: the err_code that ended it. */
+  failedErrCode: string | null;
+  /** HELD only: what happened and what the operator can do. */
+  heldReason: string | null;
+  /** The reconciler leaves the claim alone before this. */
+  nextAttemptAtMs: number;
+  /** Who is driving the claim now; others leave it alone until `leaseUntilMs`. */
+  leaseOwner: string | null;
+  leaseUntilMs: number;
+  /** The person's calls on this claim in the current minute (userCallsPerMinute). */
+  callWindowStartMs: number;
+  callCount: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+  settledAtMs: number | null;
+}
+
+/** Another key of a claim's person (`rp_claim_keys`, `_id` = `<campaignId>:<key>`): inserting it twice fails the reservation. */
+export interface ClaimKeyDoc extends StoredDoc {
+  campaignId: string;
+  key: string;
+  claimId: string;
+  createdAtMs: number;
+}
+
+/** The key of an openid under an appid (an openid belongs to one appid). */
+export function openidKey(appId: string, openid: string): string {
+  return `openid:${appId}:${openid}`;
+}
+
+/** The key of a unionid (one person across the accounts of one Open Platform account). */
+export function unionidKey(unionid: string): string {
+  return `unionid:${unionid}`;
+}
+
+/** A claim's `_id`, from the person's primary key. */
+export function claimIdOf(campaignId: string, primaryKey: string): string {
+  return `${campaignId}:${primaryKey}`;
+}
+
+/** A claim key document's `_id`. */
+export function claimKeyIdOf(campaignId: string, key: string): string {
+  return `${campaignId}:${key}`;
+}
+
+/** A slot's `_id`. */
+export function slotIdOf(campaignId: string, index: number): string {
+  return `${campaignId}:${index}`;
+}
+
+/** A stored campaign, including those written with `kind` (then the mini-program eligibility, payout = kind). */
+export function readCampaign(doc: CampaignDoc & { kind?: PayoutName }): CampaignDoc {
+  const { kind, ...rest } = doc;
+  return {
+    ...rest,
+    ...(doc.eligibility === undefined ? { legacyKeys: true as const } : {}),
+    eligibility: doc.eligibility ?? 'miniprogram',
+    payout: doc.payout ?? kind ?? 'miniprogram',
+    rateWindowStartMs: doc.rateWindowStartMs ?? 0,
+    rateWindowCount: doc.rateWindowCount ?? 0,
+  };
+}
+
+type StoredClaim = Omit<ClaimDoc, 'eligibility' | 'payout' | 'keys' | 'billnoUncertain' | 'queryOnly' | 'uncertainSinceMs' | 'queryCount' | 'heldReason' | 'callWindowStartMs' | 'callCount'>
+  & Partial<ClaimDoc> & { kind?: PayoutName; userKey?: string };
+
+/** A stored claim, including those written before keys and the uncertainty fields existed. */
+export function readClaim(doc: StoredClaim): ClaimDoc {
+  const { kind, userKey, ...rest } = doc;
+  return {
+    ...rest,
+    eligibility: doc.eligibility ?? 'miniprogram',
+    payout: doc.payout ?? kind ?? 'miniprogram',
+    keys: doc.keys ?? [userKey ?? doc._id.slice(doc.campaignId.length + 1)],
+    // An older claim's SENDING or UNKNOWN billno may have been paid: the safe reading.
+    billnoUncertain: doc.billnoUncertain ?? doc.status !== 'RESERVED',
+    queryOnly: doc.queryOnly ?? false,
+    uncertainSinceMs: doc.uncertainSinceMs ?? null,
+    queryCount: doc.queryCount ?? 0,
+    heldReason: doc.heldReason ?? null,
+    callWindowStartMs: doc.callWindowStartMs ?? 0,
+    callCount: doc.callCount ?? 0,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * `npm run demo` against a stack: every step runs for real (the CLIs as processes, the function
+ * calls over HTTP) and the tour ends at the console, where the operator it created can sign in.
+ */
+import { runDemo } from '../../scripts/demo';
+import { startTestStack, type Stack } from '../helpers/stack';
+
+describe('npm run demo', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startTestStack({ instancesPerFunction: 2 });
+  });
+  afterAll(() => stack.close());
+
+  it('tours every flow, printing each command and the values the next one needs, and ends at a console the operator can sign in to', async () => {
+    const lines: string[] = [];
+
+    const code = await runDemo(stack.url, (line) => lines.push(line));
+
+    const output = lines.join('\n');
+    expect({ code, tail: output.slice(-1500) }).toMatchObject({ code: 0 });
+    for (const step of ['Credentials', 'A card coupon, from template to redemption', 'A mini-program red packet', 'A cash red packet', 'The operator console']) expect(output).toContain(step);
+    expect(output).toMatch(/^CARD=p[0-9A-Za-z_-]{27}$/m);
+    expect(output).toMatch(/^CODE=\d+$/m);
+    expect(output).toContain('→ a second scan: already_consumed');
+    expect(output).toContain('→ sendBizRedPacket:ok');
+    expect(output).toContain(`$ curl -s -XPOST ${stack.url}/functions/decryptCode -H 'content-type: application/json' -d '`);
+    expect(output).toContain(`${stack.url}/console/sign-in`);
+
+    const password = /password (\S+)\s+\(a local operator/.exec(output)![1]!;
+    const form = await fetch(`${stack.url}/console/sign-in`);
+    const pre = /__Host-console-pre=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const signIn = await fetch(`${stack.url}/console/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `__Host-console-pre=${pre}` },
+      body: new URLSearchParams({ csrf, name: 'demo', password }).toString(),
+    });
+    expect(signIn.status).toBe(303);
+    const session = /__Host-console-session=([^;]+)/.exec(signIn.headers.get('set-cookie') ?? '')![1]!;
+    const campaigns = await (await fetch(`${stack.url}/console/campaigns`, { headers: { cookie: `__Host-console-session=${session}` } })).text();
+    expect(campaigns).toMatch(/data-campaign="demo-mp-/);
+    expect(campaigns).toMatch(/data-campaign="demo-cash-/);
+  }, 120_000);
+
+  it('stops with a clear message and a failing exit code when no stack answers', async () => {
+    const lines: string[] = [];
+
+    const code = await runDemo('http://127.0.0.1:1', (line) => lines.push(line));
+
+    expect(code).toBe(1);
+    expect(lines.join('\n')).toContain('No local stack answers at http://127.0.0.1:1');
+  });
+});
