@@ -5,6 +5,7 @@ import { parseEnv } from 'node:util';
 import { envReader, readTokenFetcherConfig } from '../shared/config';
 import { TRANSFER_NOTIFY_URL_SETTING } from '../shared/claims/config';
 import { expectNotifyUrl } from '../shared/pay/v3/transfer';
+import { REF_SIGNING_SECRET_PATTERN } from '../shared/cards/reference';
 import { COLLECTIONS } from '../shared/store/port';
 import { buildFunctions, DIST_DIR } from './build';
 import { cloudDatabaseAcl, type DatabaseAclApi } from './lib/database-acl';
@@ -126,6 +127,7 @@ export function checkDeploySettings(given: Record<string, string | undefined>): 
   }
   const reader = envReader(env);
   readTokenFetcherConfig(reader);
+  if (env.REF_SIGNING_SECRET) reader.string('REF_SIGNING_SECRET', { pattern: REF_SIGNING_SECRET_PATTERN, hint: '32-128 printable characters, the same for signCard and receivePush' });
   try {
     reader.done();
   } catch (error) {
@@ -222,13 +224,15 @@ export async function ensureAccountsPermission(api: DatabaseAclApi, collection: 
 
 /**
  * Collections no client may read, ADMINONLY like the accounts registry: the console's operators
- * (password hashes), sessions, sign-in limits and audit trail, and the merchant's Pay keys (the
+ * (password hashes), sessions, sign-in limits and audit trail; the merchant's Pay keys (the
  * APIv3 keys and the merchant API private key in `pay_v3_keys`, the APIv2 certificate in
- * `pay_merchant_certs`). CloudBase's default for a new collection lets every client read it.
+ * `pay_merchant_certs`); the pushes and the follow ledger (who follows which account, their openids
+ * and unionids). CloudBase's default for a new collection lets every client read it.
  */
 export const SERVER_ONLY_COLLECTIONS: readonly string[] = [
   COLLECTIONS.accounts, COLLECTIONS.consoleOperators, COLLECTIONS.consoleSessions, COLLECTIONS.consoleSignInLimits, COLLECTIONS.consoleAudit,
   COLLECTIONS.payV3Keys, COLLECTIONS.payMerchantCerts,
+  COLLECTIONS.pushEvents, COLLECTIONS.follows, COLLECTIONS.followCounters, COLLECTIONS.channels,
 ];
 
 function aclHowto(collection: string): string {

@@ -29,6 +29,8 @@ export const LOCAL_ACCOUNT = {
   payApiKey: 'LocalSandboxPayApiKey00000000001',
   /** The merchant's APIv3 key (notify resources are encrypted with it). */
   payApiV3Key: 'LocalSandboxPayApiV3Key000000001',
+  /** REF_SIGNING_SECRET: signs the references signCard puts in outer_str (and receivePush verifies). */
+  refSigningSecret: 'LocalSandboxRefSigningSecret00000000001',
 } as const;
 
 /** The one local Open Platform (开放平台) the accounts and the mini-program are bound to: a user has one unionid across them. */
@@ -125,6 +127,8 @@ export interface StackOptions {
   };
   /** The Pay sandbox's APIv3 transfers: timings, limits, query lag (defaults: WeChat's; notifies to `/pay/notify` of this stack). */
   payTransfers?: Omit<PayV3SandboxOptions, 'merchants' | 'wechatPay'>;
+  /** receivePush's settings on this stack (env PUSH_REPLY_BUDGET_MS, PUSH_TIMESTAMP_WINDOW_SECONDS). */
+  push?: { replyBudgetMs?: number; timestampWindowSeconds?: number };
   /** sendRedPacket's settings on this stack (env PAY_SENDS_PER_SECOND, RP_CLAIM_LEASE_MS, PAY_TIMEOUT_MS, PAY_GETHBINFO_APPID; the certificate as p12 or PEM). */
   redPacket?: { sendsPerSecond?: number; claimLeaseMs?: number; payTimeoutMs?: number; certificate?: 'p12' | 'pem'; gethbinfoAppid?: 'official' | 'miniprogram' };
   /**
@@ -172,6 +176,25 @@ function readBody(req: http.IncomingMessage): Promise<void> {
   });
 }
 
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > 4096) req.destroy(new Error('body too large'));
+    });
+    req.on('end', () => {
+      try {
+        resolve(text === '' ? {} : JSON.parse(text));
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
 /** The local CloudBase as operator scripts see it (@cloudbase/node-sdk with admin keys). */
 function adminStore(stackUrl: string): DocumentStore {
   return createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stackUrl}/admin` } as never).database());
@@ -211,7 +234,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     else if (host.servesHttpPath(pathname)) host.handle(req, res).catch(fail);
     else if (pathname.startsWith(`${PAY_CONTROL_PREFIX}/`)) pay.handleControl(req, res).catch(fail);
     else if (pathname.startsWith('/__sandbox')) sandbox.handleControl(req, res).catch(fail);
-    else if (pathname === '/__local/stats') {
+    else if (pathname === '/__local/latency') {
+      // POST {"delayMs","collection"?,"times"?} slows the local CloudBase; DELETE clears it.
+      void readJson(req).then((body) => {
+        cloudbase!.setLatency(req.method === 'DELETE' ? null : (body as { delayMs: number; collection?: string; times?: number }));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      }).catch(fail);
+    } else if (pathname === '/__local/stats') {
       void readBody(req).then(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ database: cloudbase!.stats(), functions: host!.stats() }));
@@ -251,6 +281,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PAY_API_KEY: LOCAL_ACCOUNT.payApiKey,
     // What a bill names as its notify_url (WeChat wants https); the Pay sandbox delivers to this stack's /pay/notify whatever it says.
     PAY_V3_NOTIFY_URL: `https://127.0.0.1:${port}/pay/notify`,
+    REF_SIGNING_SECRET: LOCAL_ACCOUNT.refSigningSecret,
   });
   const dataDir = options.dataDir === undefined ? DEFAULT_DATA_DIR : options.dataDir;
   const sandboxDataDir = dataDir === null
@@ -344,7 +375,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       PAY_V3_PUBLIC_KEY_PEM: v3Keys.publicKeyPem,
     };
     if (transfer.transfersPerSecond !== undefined) localPayEnv.PAY_TRANSFERS_PER_SECOND = String(transfer.transfersPerSecond);
-    const localEnvOf: Record<string, Record<string, string>> = { sendRedPacket: { ...localPayEnv, ...localV3Env }, payNotify: localV3Env };
+        const localPushEnv: Record<string, string> = {
+      ...(options.push?.replyBudgetMs === undefined ? {} : { PUSH_REPLY_BUDGET_MS: String(options.push.replyBudgetMs) }),
+      ...(options.push?.timestampWindowSeconds === undefined ? {} : { PUSH_TIMESTAMP_WINDOW_SECONDS: String(options.push.timestampWindowSeconds) }),
+    };
+    const localEnvOf: Record<string, Record<string, string>> = { sendRedPacket: { ...localPayEnv, ...localV3Env }, payNotify: localV3Env, receivePush: localPushEnv };
     host = createFunctionHost({
       distDir: DIST_DIR,
       functions: rc.functions.map((entry) => ({

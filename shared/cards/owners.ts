@@ -27,8 +27,14 @@ export interface CardCodeOwnerDoc extends StoredDoc {
   /** The event that wrote the record, e.g. `user_get_card`. */
   source: string;
   recordedAtMs: number;
+  /** WeChat's time of the event that wrote the record. */
+  eventAtMs?: number;
   /** Set when the owner deleted the card or gave it away: the record proves nothing any more. */
   releasedAtMs?: number;
+  /** WeChat's time of the event that released it: an older `user_get_card` applied later does not revive the record. */
+  releasedByEventAtMs?: number;
+  /** When WeChat reported the code consumed (`user_consume_card`); ownership is unchanged. */
+  consumedAtMs?: number;
 }
 
 /** The caller as ownership proofs see them: identity from the platform only. */

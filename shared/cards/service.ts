@@ -10,6 +10,7 @@ import { AccountNotLinkedError, officialOpenidOf } from '../users/links';
 import { consumeCardCode, decryptCardCode, getCardCode } from '../wechat/card';
 import type { WechatHttp } from '../wechat/http';
 import { CodeOwnershipUnprovenError, findCardCodeOwner, OWNERSHIP_MISSING, recordProvesOwner } from './owners';
+import { signCardReference } from './reference';
 
 /** A card the operator registered as issuable (`card_registry`, `_id` = card id). */
 export interface CardRegistration extends StoredDoc {
@@ -60,6 +61,11 @@ export interface CardServiceOptions {
   rateLimit?: { calls: number; windowMs: number };
   /** How long registrations stay in instance memory. */
   registryTtlMs?: number;
+  /**
+   * REF_SIGNING_SECRET: signCard then puts a signed reference to the mini-program user in outer_str
+   * (reference.ts), and the user_get_card push proves who received the code.
+   */
+  referenceKey?: string;
 }
 
 export const MAX_CARDS_PER_CALL = 10;
@@ -121,7 +127,7 @@ export class CardService {
           nonceStr: this.nonce(),
           ...(item.code ? { code: item.code } : {}),
           ...(openid ? { openid } : {}),
-          ...(item.outerStr ? { outerStr: item.outerStr } : {}),
+          ...this.outerStrFor(user, item),
         }),
       });
     }
@@ -219,6 +225,15 @@ export class CardService {
       await this.options.store.remove(COLLECTIONS.cardRedemptions, id).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** The signed reference to the user (with the operator's tag inside), or the tag alone without a key. */
+  private outerStrFor(user: CardUser, item: SignRequestItem): { outerStr?: string } {
+    if (this.options.referenceKey !== undefined && user.appid !== undefined) {
+      const tag = item.outerStr === undefined ? {} : { tag: item.outerStr };
+      return { outerStr: signCardReference({ key: this.options.referenceKey, cardId: item.cardId, user: { appid: user.appid, openid: user.openid }, ...tag }) };
+    }
+    return item.outerStr ? { outerStr: item.outerStr } : {};
   }
 
   private throttle(user: CardUser): void {

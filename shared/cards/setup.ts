@@ -1,10 +1,12 @@
 import { envReader, readAccountConfig } from '../config';
 import { createTicketReader, createTokenReader } from '../credentials/services';
 import { listNames } from '../echo';
-import { InputError } from '../errors';
+import { ConfigError, InputError } from '../errors';
+import { registerSecret } from '../log';
 import { cloudPlatform } from '../platform';
 import type { Caller } from '../runtime';
 import { createWechatHttp } from '../wechat/http';
+import { REF_SIGNING_SECRET_PATTERN } from './reference';
 import { CardService, MAX_CARDS_PER_CALL, type CardUser, type SignRequestItem } from './service';
 
 /** One CardService per instance, from the function's environment and the CloudBase platform. */
@@ -12,7 +14,11 @@ export function cardServiceFromEnvironment(): CardService {
   const env = envReader(process.env);
   const config = readAccountConfig(env);
   const rateCalls = env.int('CARD_RATE_LIMIT_PER_MINUTE', { fallback: 20, min: 1, max: 10_000 });
+  // signCard's: without it, cards carry the operator's tag only and ownership rests on unionid links.
+  const referenceKey = env.optionalString('REF_SIGNING_SECRET');
   env.done();
+  if (referenceKey !== undefined && !REF_SIGNING_SECRET_PATTERN.test(referenceKey)) throw new ConfigError(['REF_SIGNING_SECRET is malformed (32-128 printable characters)']);
+  if (referenceKey !== undefined) registerSecret(referenceKey);
   const platform = cloudPlatform();
   const invoke = <T>(name: string, data: Record<string, unknown>) => platform.callFunction<T>(name, data);
   return new CardService({
@@ -22,6 +28,7 @@ export function cardServiceFromEnvironment(): CardService {
     tokens: createTokenReader(config, { store: platform.store, invoke }),
     cardTicket: createTicketReader(config, 'wx_card', { store: platform.store, invoke }),
     rateLimit: { calls: rateCalls, windowMs: 60_000 },
+    ...(referenceKey === undefined ? {} : { referenceKey }),
   });
 }
 

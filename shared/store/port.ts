@@ -109,6 +109,14 @@ export const COLLECTIONS = {
   cardRedemptions: 'card_redemptions',
   /** Who received a code, from verified card events (`_id` = `<cardId>:<code>`): decryptCode's proof for unlinked users. */
   cardCodeOwners: 'card_code_owners',
+  /** Every verified push, first as WeChat sent it (`_id` = `<appid>:<dedupe key>`): the dedupe record and the inbox the reconciler drains. */
+  pushEvents: 'wx_push_events',
+  /** The follow ledger, one document per (official account, openid) (`_id` = `<appid>:<openid>`). */
+  follows: 'wx_follows',
+  /** Follow counters per account, channel and day, sharded (`_id` = `<appid>|<channel>|<day>|<shard>`). */
+  followCounters: 'wx_follow_counters',
+  /** Channels the operator configured: QR codes, campaign, passive reply (`_id` = `<appid>:<channel>`). */
+  channels: 'wx_channels',
   /** Console operators (`_id` = sign-in name): scrypt password hash, created and removed only by the CLI. */
   consoleOperators: 'ops_operators',
   /** Console sessions (`_id` = SHA-256 of the cookie's token, never the token itself). */

@@ -11,8 +11,8 @@ export interface UserLinkDoc extends StoredDoc {
   officialAppId: string;
   unionid: string;
   openid: string;
-  /** Who filled it: the follow event, the webview OAuth path, or an operator. */
-  source: 'follow' | 'oauth' | 'operator';
+  /** Who filled it: a follow (user/info after the event), a card event's UnionId, the webview OAuth path, or an operator. */
+  source: 'follow' | 'card' | 'oauth' | 'operator';
   linkedAtMs: number;
 }
 

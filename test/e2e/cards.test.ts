@@ -23,9 +23,9 @@ async function createCard(stack: Stack, template: string): Promise<string> {
   return cardId!;
 }
 
-/** Plays the WeChat app: wx.addCard with the cardList signCard returned, as the user `officialOpenid`. */
-function addCard(stack: Stack, officialOpenid: string, cardList: unknown): Promise<any> {
-  return sandbox(stack, 'POST', 'client/add-card', { appid: LOCAL_ACCOUNT.officialAppId, openid: officialOpenid, cardList });
+/** Plays the WeChat app: wx.addCard with the cardList signCard returned, as the user `officialOpenid` (WeChat then pushes user_get_card unless told not to). */
+function addCard(stack: Stack, officialOpenid: string, cardList: unknown, options: { deliverPush?: boolean } = {}): Promise<any> {
+  return sandbox(stack, 'POST', 'client/add-card', { appid: LOCAL_ACCOUNT.officialAppId, openid: officialOpenid, cardList, ...options });
 }
 
 const alice = user('o-mp-alice', 'u-alice');
@@ -54,7 +54,11 @@ describe('cards end to end: operator tools, signCard, wx.addCard, decryptCode, c
     const cardExt = JSON.parse(signed.data.cardList[0].cardExt);
     // The timestamp is a JSON number: wx.addCard fails on a quoted one.
     expect(signed.data.cardList[0].cardExt).toMatch(/"timestamp":\d{10},/);
-    expect(cardExt).toEqual({ timestamp: expect.any(Number), nonce_str: expect.stringMatching(/^[0-9A-Za-z]{32}$/), outer_str: 'poster-a', signature: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    // outer_str carries a signed reference to the caller, the operator's tag at its end (cards/reference.ts).
+    expect(cardExt).toEqual({
+      timestamp: expect.any(Number), nonce_str: expect.stringMatching(/^[0-9A-Za-z]{32}$/),
+      outer_str: expect.stringMatching(/^u1\.wx10ca1000000000b2\.o-mp-alice\.[A-Za-z0-9_-]{16}\.poster-a$/), signature: expect.stringMatching(/^[0-9a-f]{40}$/),
+    });
 
     const added = await addCard(stack, 'oOA-alice', signed.data.cardList);
     expect(added).toMatchObject({ errMsg: 'addCard:ok', cardList: [{ isSuccess: true }] });
@@ -114,7 +118,8 @@ describe('cards end to end: operator tools, signCard, wx.addCard, decryptCode, c
 
     beforeAll(async () => {
       const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon }] }, carol);
-      const added = await addCard(stack, carolOfficial, signed.data.cardList);
+      // WeChat's user_get_card push has not arrived (yet): nothing proves the code is carol's.
+      const added = await addCard(stack, carolOfficial, signed.data.cardList, { deliverPush: false });
       encryptCode = added.cardList[0].code;
       const [owned] = (await sandbox(stack, 'GET', `cards?appid=${LOCAL_ACCOUNT.officialAppId}`)).cards.find((card: { cardId: string }) => card.cardId === coupon).codes.filter((entry: { openid: string }) => entry.openid === carolOfficial);
       carolsCode = owned.code;
@@ -146,6 +151,43 @@ describe('cards end to end: operator tools, signCard, wx.addCard, decryptCode, c
       // Carol deletes the card (user_del_card): the record no longer proves anything.
       await owners.doc(`${coupon}:${carolsCode}`).update({ releasedAtMs: Date.now() });
       await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, carol)).resolves.toMatchObject({ ok: false, error: { code: 'NOT_ELIGIBLE', reason: 'NO_UNIONID' } });
+    });
+  });
+
+  describe('card events prove ownership: signCard signs a reference to the user into outer_str, WeChat pushes it back in user_get_card', () => {
+    const gina = user('o-mp-gina'); // no unionid: never linkable, only the card event can prove her code
+
+    it('decrypts for the mini-program user the verified event names, refuses everyone else, and forgets her on user_del_card', async () => {
+      const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon, outerStr: 'shelf-3' }] }, gina);
+      const added = await sandbox(stack, 'POST', 'client/add-card', { appid: LOCAL_ACCOUNT.officialAppId, user: 'gina', cardList: signed.data.cardList });
+      expect(added).toMatchObject({ errMsg: 'addCard:ok', pushes: [{ delivered: true, attempts: 1, answer: 'success' }] });
+      const encryptCode = added.cardList[0].code;
+
+      const opened = await callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, gina);
+      expect(opened).toEqual({ ok: true, data: { cardId: coupon, code: expect.stringMatching(/^\d{12}$/) } });
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, user('o-mp-eve'))).resolves.toMatchObject({ ok: false, error: { code: 'NOT_ELIGIBLE', reason: 'NO_UNIONID' } });
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, bob)).resolves.toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+
+      // The event's UnionId filled the link (wx_user_links) by itself.
+      const { unionids, openids } = await sandbox(stack, 'GET', 'users?user=gina');
+      const link = (await adminDb(stack).collection('wx_user_links').doc(`${LOCAL_ACCOUNT.officialAppId}:${unionids['local-open-platform']}`).get()).data as Array<Record<string, unknown>>;
+      expect(link).toEqual([expect.objectContaining({ openid: openids[LOCAL_ACCOUNT.officialAppId], source: 'card' })]);
+
+      await sandbox(stack, 'POST', 'client/delete-card', { appid: LOCAL_ACCOUNT.officialAppId, openid: openids[LOCAL_ACCOUNT.officialAppId], cardId: coupon, code: opened.data.code });
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, gina)).resolves.toMatchObject({ ok: false, error: { code: 'NOT_ELIGIBLE', reason: 'NO_UNIONID' } });
+    });
+
+    it('gives a changed outer_str to nobody: the client cannot name another user', async () => {
+      const eve = user('o-mp-eve3');
+      const signed = await callFunction(stack, 'signCard', { cards: [{ cardId: coupon }] }, eve);
+      const cardExt = JSON.parse(signed.data.cardList[0].cardExt);
+      // outer_str is not covered by WeChat's cardExt signature, so the add succeeds with the forged reference.
+      cardExt.outer_str = cardExt.outer_str.replace('o-mp-eve3', 'o-mp-hank');
+      const added = await sandbox(stack, 'POST', 'client/add-card', { appid: LOCAL_ACCOUNT.officialAppId, user: 'eve3', cardList: [{ cardId: coupon, cardExt: JSON.stringify(cardExt) }] });
+      expect(added).toMatchObject({ errMsg: 'addCard:ok', pushes: [{ delivered: true }] });
+      const encryptCode = added.cardList[0].code;
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, user('o-mp-hank'))).resolves.toMatchObject({ ok: false, error: { reason: 'NO_UNIONID' } });
+      await expect(callFunction(stack, 'decryptCode', { cardId: coupon, encryptCode }, eve)).resolves.toMatchObject({ ok: false, error: { reason: 'NO_UNIONID' } });
     });
   });
 

@@ -114,6 +114,7 @@ describe('npm run deploy', () => {
     WX_OA_APPSECRET: '0123456789abcdef0123456789abcdef',
     WX_TOKEN_MODE: 'stable',
     WX_API_BASE_URL: 'https://api.weixin.qq.com',
+    REF_SIGNING_SECRET: 'a-random-server-secret-of-32-chars-or-more',
   };
 
   const redPackets = { WX_MP_APPID: 'wx00000000000000b2', PAY_MCH_ID: '1900000109', PAY_API_KEY: '0123456789abcdef0123456789abcdef' };
@@ -161,6 +162,10 @@ describe('npm run deploy', () => {
     expect(checkDeploySettings({ ...complete, ...transfers, PAY_V3_NOTIFY_URL: url })).toEqual([
       'PAY_V3_NOTIFY_URL must be payNotify\'s public URL: https://<your HTTP access domain>/pay/notify (https, no query string, at most 256 characters)',
     ]);
+  });
+
+  it('refuses a REF_SIGNING_SECRET too short to sign with', () => {
+    expect(checkDeploySettings({ ...complete, REF_SIGNING_SECRET: 'short' })).toEqual(['REF_SIGNING_SECRET is malformed (32-128 printable characters, the same for signCard and receivePush)']);
   });
 
   it('names every missing or unusable setting', () => {

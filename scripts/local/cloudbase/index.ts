@@ -36,6 +36,12 @@ export interface LocalCloudBase {
   listCollections(): string[];
   /** Copies of a collection's committed documents, in insertion order. */
   dump(collection: string): Record<string, unknown>[];
+  /**
+   * A slow store, for tests of deadlines (a push must be answered within 5 s whatever the
+   * database does): every request (of `collection` only, when given) waits `delayMs` before it is
+   * served, `times` requests long (default: until cleared). null clears it.
+   */
+  setLatency(latency: { delayMs: number; collection?: string; times?: number } | null): void;
   /** Flushes persistence (compacts the journals); later requests fail. */
   close(): Promise<void>;
 }
@@ -100,8 +106,15 @@ export async function createLocalCloudBase(options: LocalCloudBaseOptions = {}):
   let byAction = new Map<string, number>();
   let total = 0;
 
+  let latency: { delayMs: number; collection?: string; times?: number } | null = null;
+
   async function answer(body: unknown, source: string): Promise<Record<string, unknown>> {
     const requestId = randomUUID();
+    if (latency !== null && (latency.collection === undefined || (body as { collectionName?: unknown } | null)?.collectionName === latency.collection)) {
+      const { delayMs } = latency;
+      if (latency.times !== undefined && (latency.times -= 1) <= 0) latency = null;
+      await new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref());
+    }
     try {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
         throw new CloudBaseError(CLOUDBASE_ERROR_CODES.INVALID_PARAM, 'request body must be a JSON object');
@@ -155,6 +168,9 @@ export async function createLocalCloudBase(options: LocalCloudBaseOptions = {}):
     resetStats() {
       total = 0;
       byAction = new Map();
+    },
+    setLatency(value) {
+      latency = value === null ? null : { ...value };
     },
     async createCollection(name) {
       store.createCollection(name);

@@ -18,6 +18,7 @@ import {
   type CardRecord, type IssueInput,
 } from './card-state';
 import { liveTickets, sandboxNowMs, type SandboxState } from './state';
+import { cardEventFields, deliverInBackground, type DeliveryResult } from './users';
 import { SandboxInputError } from './validate';
 import { WECHAT_ERRMSG, WechatErrcode } from './wechat-errors';
 
@@ -27,6 +28,8 @@ export interface ClientAddCardInput {
   openid: string;
   /** Exactly what wx.addCard would be given: `[{cardId, cardExt}]`. */
   cardList: unknown[];
+  /** false: WeChat's user_get_card push does not arrive (yet). */
+  deliverPush?: boolean;
 }
 
 /** One item of wx.addCard's result; `code` is the encrypt_code, present on success only. */
@@ -41,6 +44,8 @@ export interface AddCardResultItem {
 export interface AddCardResult {
   errMsg: string;
   cardList: AddCardResultItem[];
+  /** The user_get_card pushes WeChat then sends the account (one per card added), once answered. */
+  pushes?: DeliveryResult[];
 }
 
 /** `POST /__sandbox/client/delete-card`: the user removes a card from their pack (its code becomes DELETE). */
@@ -60,8 +65,8 @@ interface PlannedItem {
   nonceKey: string | undefined;
 }
 
-/** Runs wx.addCard for one user: all items verified first, then all issued, or none. */
-export function addCardAsClient(state: SandboxState, input: ClientAddCardInput): AddCardResult {
+/** Runs wx.addCard for one user: all items verified first, then all issued, or none; the card pushes are under way when it returns. */
+export function addCardAsClient(state: SandboxState, input: ClientAddCardInput): Omit<AddCardResult, 'pushes'> & { pushes: Array<Promise<DeliveryResult>> } {
   const { appid, openid, cardList } = input;
   const nowMs = sandboxNowMs(state);
   const tickets = liveTickets(state, appid, 'wx_card').map((record) => record.ticket);
@@ -79,18 +84,24 @@ export function addCardAsClient(state: SandboxState, input: ClientAddCardInput):
     return { cardId: record.cardId, cardExt: record.cardExt };
   };
   if (failures.length > 0) {
-    return { errMsg: `addCard:fail ${failures.join('; ')}`, cardList: cardList.map((item) => ({ ...echo(item), isSuccess: false })) };
+    return { errMsg: `addCard:fail ${failures.join('; ')}`, cardList: cardList.map((item) => ({ ...echo(item), isSuccess: false })), pushes: [] };
   }
   const issued = planned.map((plan) => {
     if (plan.nonceKey !== undefined) state.cards.usedNonces.add(plan.nonceKey);
     return issueUserCard(state.cards, plan.card, plan.issue, nowMs);
   });
+  // WeChat then tells the account who received which code (user_get_card), if it has a server URL.
+  const account = state.accounts.get(appid);
+  const deliveries = account === undefined || input.deliverPush === false
+    ? []
+    : issued.map((userCard) => deliverInBackground(state, account, openid, 'user_get_card', cardEventFields(state, account, openid, 'user_get_card', userCard)));
   return {
     errMsg: 'addCard:ok',
     cardList: cardList.map((item, index) => {
       const { cardId, cardExt } = echo(item);
       return { cardId, code: issued[index]?.encryptCode, cardExt, isSuccess: true };
     }),
+    pushes: deliveries.filter((delivery): delivery is Promise<DeliveryResult> => delivery !== null),
   };
 }
 
@@ -102,6 +113,8 @@ export function deleteCardAsClient(state: SandboxState, input: ClientDeleteCardI
   }
   if (userCard.status !== 'NORMAL') throw new SandboxInputError(`code ${input.code} is ${userCard.status}, not in the card pack`);
   userCard.status = 'DELETE';
+  const account = state.accounts.get(input.appid);
+  if (account !== undefined) deliverInBackground(state, account, input.openid, 'user_del_card', cardEventFields(state, account, input.openid, 'user_del_card', userCard));
 }
 
 interface CheckContext {

@@ -11,6 +11,11 @@
  *   GET  cards?appid=               POST cards/status {card_id, status}
  *   POST client/add-card {appid, openid, cardList}   → wx.addCard's result (errMsg addCard:ok / addCard:fail …)
  *   POST client/delete-card {appid, openid, cardId, code}
+ *   GET  users?user=                POST users/follow {user, appid, scene?|ticket?, addScene?, timestampSkewSeconds?, duplicate?}
+ *   POST users/unfollow {user, appid, timestampSkewSeconds?, duplicate?}   POST users/message {user, appid, text, …}
+ *        → {id, delivered, attempts, status, answer, reply, replyError}
+ *   GET  pushes?appid=              POST pushes/replay {id, ageSeconds?}     POST pushes/settings {timeoutMs}
+ *   POST pushes/flush               (waits for WeChat's own pushes: card events)
  */
 import type http from 'node:http';
 import type { ClientAddCardInput, ClientDeleteCardInput } from './client';
@@ -70,7 +75,21 @@ export function createControlHandler(control: SandboxControl): (req: http.Incomi
     '/cards': { GET: (_body, url) => ({ cards: control.cards(url.searchParams.get('appid') ?? undefined) }) },
     '/cards/status': { POST: (body) => control.setCardStatus(body as { card_id: string; status: CardStatus }) },
     '/client/add-card': { POST: (body) => control.addCard(body as ClientAddCardInput) },
-    '/client/delete-card': { POST: (body) => (control.deleteCard(body as ClientDeleteCardInput), ok) },
+    '/client/delete-card': {
+      POST: async (body) => {
+        control.deleteCard(body as ClientDeleteCardInput);
+        await control.users.flush();
+        return ok;
+      },
+    },
+    '/users': { GET: (_body, url) => control.users.user(url.searchParams.get('user')) },
+    '/users/follow': { POST: (body) => control.users.follow(body) },
+    '/users/unfollow': { POST: (body) => control.users.unfollow(body) },
+    '/users/message': { POST: (body) => control.users.message(body) },
+    '/pushes': { GET: (_body, url) => ({ pushes: control.users.pushes(url.searchParams.get('appid') ?? undefined) }) },
+    '/pushes/replay': { POST: (body) => control.users.replay(body) },
+    '/pushes/settings': { POST: (body) => control.users.setPushTimeout(body) },
+    '/pushes/flush': { POST: async () => (await control.users.flush(), ok) },
   };
   return async (req, res) => {
     try {
@@ -88,7 +107,7 @@ export function createControlHandler(control: SandboxControl): (req: http.Incomi
       const raw = await readBody(req, CONTROL_BODY_LIMIT_BYTES);
       const body = raw.length === 0 ? undefined : parseJsonBody(raw);
       if (raw.length > 0 && body === undefined) throw new SandboxInputError('the request body is not JSON');
-      sendJson(res, 200, operation(body, url));
+      sendJson(res, 200, await operation(body, url));
     } catch (error) {
       if (error instanceof SandboxInputError) sendJson(res, 400, { error: error.message });
       else if (error instanceof BodyTooLargeError) sendJson(res, 413, { error: error.message });

@@ -17,6 +17,7 @@ import {
   takeDailyQuota, tokenValidUntilMs, type SandboxState, type TokenKind, type TokenRecord,
 } from './state';
 import { accountStatsSnapshot, resetStats, statsSnapshot, type SandboxAccountStats, type SandboxStats } from './stats';
+import { createUsersControl, expectUserId, openidOf, type UsersControl } from './users';
 import { SandboxInputError, expectNonNegativeNumber, expectOptionalBoolean, expectRecord, expectString } from './validate';
 
 /** The sandbox clock as `GET /__sandbox/clock` shows it. */
@@ -119,10 +120,16 @@ export interface SandboxControl {
   cards(appid?: string): SandboxCardView[];
   /** Changes a card's review status, e.g. to CARD_STATUS_NOT_VERIFY (adding it then fails with 40078). */
   setCardStatus(input: { card_id: string; status: CardStatus }): SandboxCardView;
-  /** Plays wx.addCard: verifies the cardList as WeChat does and issues the codes (see client.ts). */
-  addCard(input: ClientAddCardInput): AddCardResult;
-  /** Plays the user deleting a card from their pack. */
+  /**
+   * Plays wx.addCard: verifies the cardList as WeChat does, issues the codes (see client.ts), and
+   * answers once WeChat's user_get_card pushes to the account were answered. `user` (a sandbox user)
+   * may stand for `openid`.
+   */
+  addCard(input: ClientAddCardInput | (Omit<ClientAddCardInput, 'openid'> & { user: string })): Promise<AddCardResult>;
+  /** Plays the user deleting a card from their pack (WeChat then pushes user_del_card). */
   deleteCard(input: ClientDeleteCardInput): void;
+  /** Sandbox users and their follows, messages and pushes (users.ts). */
+  users: UsersControl;
 }
 
 // Ten years: far enough for any test, small enough to keep dates representable.
@@ -208,10 +215,15 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
       card.status = record.status as CardStatus;
       return control.cards().find((view) => view.cardId === card.cardId) as SandboxCardView;
     },
-    addCard(input) {
-      const record = expectRecord(input, 'add-card body', ['appid', 'openid', 'cardList']);
+    async addCard(input) {
+      const record = expectRecord(input, 'add-card body', ['appid', 'openid', 'user', 'cardList', 'deliverPush']);
       if (!Array.isArray(record.cardList)) throw new SandboxInputError('cardList must be an array');
-      return addCardAsClient(state, { appid: knownAppid(record.appid), openid: expectString(record.openid, 'openid'), cardList: record.cardList });
+      const appid = knownAppid(record.appid);
+      const openid = record.user !== undefined ? openidOf(state, appid, expectUserId(record.user)) : expectString(record.openid, 'openid');
+      const deliverPush = expectOptionalBoolean(record.deliverPush, 'deliverPush');
+      const { pushes: delivering, ...result } = addCardAsClient(state, { appid, openid, cardList: record.cardList, ...(deliverPush === undefined ? {} : { deliverPush }) });
+      const pushes = await Promise.all(delivering);
+      return pushes.length === 0 ? result : { ...result, pushes };
     },
     deleteCard(input) {
       const record = expectRecord(input, 'delete-card body', ['appid', 'openid', 'cardId', 'code']);
@@ -222,6 +234,7 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
         code: expectString(record.code, 'code'),
       });
     },
+    users: createUsersControl(state),
   };
   return control;
 }

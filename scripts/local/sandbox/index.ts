@@ -9,7 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { persistState, touchingHandler, touchingMethods, type SnapshotFileOptions } from '../persist';
 import { cardRoutes } from './api/card';
 import { uploadImageRoute } from './api/media';
+import { customSendRoute } from './api/message';
+import { qrCodeRoutes } from './api/qrcode';
 import { ticketRoute } from './api/ticket';
+import { userInfoRoute } from './api/user';
 import { tokenRoutes } from './api/token';
 import { createApiHandler, requiring, type ApiRoute } from './api/router';
 import { createSandboxControl, type SandboxControl } from './control';
@@ -26,6 +29,7 @@ export type { SandboxAccount, SandboxAccountInput, SandboxAccountKind, SandboxPu
 export { isValidTicket, type SandboxState, type TicketType, type TokenKind } from './state';
 export type { SandboxAccountStats, SandboxStats } from './stats';
 export { SandboxInputError } from './validate';
+export type { DeliveryResult, SandboxUserView } from './users';
 export { WechatErrcode } from './wechat-errors';
 
 /** One sandbox: its handlers, its control operations and its state (for sibling modules and tests). */
@@ -50,7 +54,10 @@ export interface RunningWechatSandbox extends WechatSandbox {
 }
 
 // The route table: each WeChat API family contributes its endpoints here.
-const API_ROUTES: readonly ApiRoute[] = [...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes.map((route) => requiring(route, 'cards'))];
+const API_ROUTES: readonly ApiRoute[] = [
+  ...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes.map((route) => requiring(route, 'cards')),
+  ...qrCodeRoutes, userInfoRoute, customSendRoute,
+];
 
 /**
  * Creates a sandbox; options are validated strictly (a bad option throws SandboxInputError).

@@ -50,6 +50,8 @@ export interface WechatSandboxOptions {
   ticketDailyQuota?: number;
   /** Base clock in epoch ms; the sandbox adds its own advanceable offset on top. Default `Date.now`. */
   now?: () => number;
+  /** How long a push delivery waits for the server URL before retrying: WeChat's 5000 ms by default. */
+  pushTimeoutMs?: number;
 }
 
 /** Validated options: what `reset` restores. */
@@ -60,6 +62,7 @@ export interface SandboxConfig {
   readonly stableTokenDailyQuota: number;
   readonly ticketDailyQuota: number;
   readonly baseNowMs: () => number;
+  readonly pushTimeoutMs: number;
 }
 
 const MAX_QUOTA = 1_000_000_000;
@@ -67,7 +70,7 @@ const MAX_QUOTA = 1_000_000_000;
 /** Validates options strictly (unknown keys, duplicate appids and bad IPs throw {@link SandboxInputError}). */
 export function normalizeOptions(options: WechatSandboxOptions): SandboxConfig {
   const record = expectRecord(options, 'sandbox options', [
-    'accounts', 'ipWhitelist', 'tokenDailyQuota', 'stableTokenDailyQuota', 'ticketDailyQuota', 'now',
+    'accounts', 'ipWhitelist', 'tokenDailyQuota', 'stableTokenDailyQuota', 'ticketDailyQuota', 'now', 'pushTimeoutMs',
   ]);
   if (!Array.isArray(record.accounts)) throw new SandboxInputError('sandbox options.accounts must be an array');
   const accounts = new Map<string, SandboxAccount>();
@@ -89,6 +92,7 @@ export function normalizeOptions(options: WechatSandboxOptions): SandboxConfig {
     stableTokenDailyQuota: quota('stableTokenDailyQuota', 500_000),
     ticketDailyQuota: quota('ticketDailyQuota', 1000),
     baseNowMs: now === undefined ? Date.now : (now as () => number),
+    pushTimeoutMs: record.pushTimeoutMs === undefined ? 5000 : expectPositiveInteger(record.pushTimeoutMs, 'sandbox options.pushTimeoutMs', 60_000),
   };
 }
 

@@ -60,6 +60,56 @@ export interface UploadedImage {
 /** Daily quotas are per account and per API, like WeChat's "接口调用次数". */
 export type QuotaName = 'token' | 'stable_token' | 'stable_token_force' | 'getticket';
 
+/**
+ * A sandbox user's relation to one official account (they follow it, or did). The customer-service
+ * window is the allowance the user's last action opened (reference/official-accounts.md §1.3).
+ */
+export interface FollowRecord {
+  user: string;
+  appid: string;
+  openid: string;
+  following: boolean;
+  /** The last follow (sandbox clock); `user/info`'s subscribe_time. */
+  subscribedAtMs: number;
+  unsubscribedAtMs: number | null;
+  subscribeScene: string;
+  qrScene: string | null;
+  window: { kind: 'follow' | 'scan' | 'message'; opensAtMs: number; validMs: number; allowed: number; used: number } | null;
+}
+
+/** A parametric QR code `/cgi-bin/qrcode/create` made. */
+export interface QrCodeRecord {
+  ticket: string;
+  appid: string;
+  /** scene_str, or scene_id as digits. */
+  scene: string;
+  permanent: boolean;
+  /** What the image encodes. */
+  url: string;
+  createdAtMs: number;
+  expiresAtMs: number | null;
+}
+
+/** One push the sandbox delivered (or tried to) to an account's server URL, kept for replays and tests. */
+export interface PushRecord {
+  id: number;
+  appid: string;
+  openid: string;
+  event: string;
+  url: string;
+  /** The query string WeChat signed, exactly as sent. */
+  query: string;
+  body: string;
+  sentAtMs: number;
+  attempts: number;
+  delivered: boolean;
+  status: number | null;
+  /** `success`, `empty`, `xml` (a passive reply), `error` (non-200), `timeout` (every attempt timed out). */
+  answer: 'success' | 'empty' | 'xml' | 'error' | 'timeout' | null;
+  reply: Record<string, unknown> | null;
+  replyError: string | null;
+}
+
 /** Upstream call counters, as `GET /__sandbox/stats` shows them. */
 export interface SandboxCounters {
   calls: Map<string, number>;
@@ -92,7 +142,21 @@ export interface SandboxState {
   /** By URL. */
   images: Map<string, UploadedImage>;
   cards: CardState;
+  /** By `<appid> <openid>`: who follows which account (users.ts). */
+  follows: Map<string, FollowRecord>;
+  /** openid → the sandbox user and the app it belongs to (openids are derived from both). */
+  userIds: Map<string, { user: string; appid: string }>;
+  /** By ticket. */
+  qrCodes: Map<string, QrCodeRecord>;
+  /** The latest pushes, oldest first (at most {@link MAX_PUSH_RECORDS}). */
+  pushes: PushRecord[];
+  nextPushId: number;
+  /** How long WeChat waits for a server URL's answer before it retries (5 s; tests shorten it). */
+  pushTimeoutMs: number;
 }
+
+/** How many pushes the sandbox remembers for `GET /__sandbox/pushes` and replays. */
+export const MAX_PUSH_RECORDS = 1000;
 
 /** Left out of the snapshot: rebuilt from the options at every start (and it holds the clock function). */
 export const SANDBOX_TRANSIENT_KEYS = ['config'] as const satisfies readonly (keyof SandboxState)[];
@@ -117,6 +181,12 @@ export function createSandboxState(config: SandboxConfig): SandboxState {
     counters: emptyCounters(),
     images: new Map(),
     cards: createCardState(),
+    follows: new Map(),
+    userIds: new Map(),
+    qrCodes: new Map(),
+    pushes: [],
+    nextPushId: 1,
+    pushTimeoutMs: config.pushTimeoutMs,
   };
   resetSandboxState(state, { keepAccounts: false });
   return state;
@@ -143,6 +213,12 @@ export function resetSandboxState(state: SandboxState, options: { keepAccounts: 
   state.counters = emptyCounters();
   state.images.clear();
   clearCardState(state.cards);
+  state.follows.clear();
+  state.userIds.clear();
+  state.qrCodes.clear();
+  state.pushes = [];
+  state.nextPushId = 1;
+  state.pushTimeoutMs = state.config.pushTimeoutMs;
 }
 
 // A copy made in this realm, not structuredClone's: the state persists only plain objects of its own realm.

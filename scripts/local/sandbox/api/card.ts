@@ -10,6 +10,7 @@ import { CARD_COLORS, CardRuleError, parseCardDefinition } from '../card-definit
 import { createCard, findCard, findUserCard, hasBegun, userCardStatus, type UserCardRecord } from '../card-state';
 import { parseJsonBody } from '../http';
 import { sandboxNowMs, type SandboxState } from '../state';
+import { cardEventFields, deliverInBackground } from '../users';
 import { WECHAT_ERRMSG, WechatErrcode, wechatError, type WechatErrorBody } from '../wechat-errors';
 import type { ApiRequest, ApiRoute } from './router';
 
@@ -98,6 +99,9 @@ export const consumeCodeRoute: ApiRoute = {
       found.status = 'CONSUMED';
       found.consumedAtMs = nowMs;
       found.consumedByAppid = appid;
+      // WeChat pushes user_consume_card to the card's account after answering (not awaited: the push is WeChat's, not the caller's).
+      const account = state.accounts.get(found.appid);
+      if (account !== undefined) deliverInBackground(state, account, found.openid, 'user_consume_card', cardEventFields(state, account, found.openid, 'user_consume_card', found));
       return { errcode: 0, errmsg: 'ok', card: { card_id: found.cardId }, openid: found.openid };
     }),
 };

@@ -36,6 +36,15 @@ export interface ApiRoute {
    */
   requires?(request: ApiRequest): SandboxCapability | undefined;
   handle(state: SandboxState, request: ApiRequest): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** For the few endpoints that answer bytes instead of JSON (showqrcode's image): used instead of `handle`. */
+  handleRaw?(state: SandboxState, request: ApiRequest): Promise<RawReply>;
+}
+
+/** A non-JSON answer. */
+export interface RawReply {
+  status: number;
+  contentType: string;
+  body: Buffer;
 }
 
 // Card logos may be up to 1 MB, plus the multipart envelope.
@@ -99,6 +108,11 @@ export function createApiHandler(state: SandboxState, routes: readonly ApiRoute[
         reply(wechatError(fault.errcode, fault.errmsg));
         return;
       }
+    }
+    if (route.handleRaw !== undefined) {
+      const raw = await route.handleRaw(state, request);
+      if (!res.headersSent && !res.destroyed) res.writeHead(raw.status, { 'content-type': raw.contentType, 'content-length': raw.body.length }).end(raw.body);
+      return;
     }
     const needed = route.requires?.(request);
     const account = needed === undefined ? undefined : tokenAccount(state, url);
