@@ -227,12 +227,13 @@ export async function ensureAccountsPermission(api: DatabaseAclApi, collection: 
  * (password hashes), sessions, sign-in limits and audit trail; the merchant's Pay keys (the
  * APIv3 keys and the merchant API private key in `pay_v3_keys`, the APIv2 certificate in
  * `pay_merchant_certs`); the pushes and the follow ledger (who follows which account, their openids
- * and unionids). CloudBase's default for a new collection lets every client read it.
+ * and unionids); the claim pages' links, sessions and page tokens. CloudBase's default for a new collection lets every client read it.
  */
 export const SERVER_ONLY_COLLECTIONS: readonly string[] = [
   COLLECTIONS.accounts, COLLECTIONS.consoleOperators, COLLECTIONS.consoleSessions, COLLECTIONS.consoleSignInLimits, COLLECTIONS.consoleAudit,
   COLLECTIONS.payV3Keys, COLLECTIONS.payMerchantCerts,
   COLLECTIONS.pushEvents, COLLECTIONS.follows, COLLECTIONS.followCounters, COLLECTIONS.channels,
+  COLLECTIONS.claimLinks, COLLECTIONS.claimSessions, COLLECTIONS.claimPageTokens,
 ];
 
 function aclHowto(collection: string): string {

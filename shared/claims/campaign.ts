@@ -67,6 +67,8 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
   if (input.payout !== undefined && input.kind !== undefined && input.payout !== input.kind) problems.push('kind is the older name of payout: give one of them');
   const payoutName = input.payout ?? input.kind;
   if (!(PAYOUT_NAMES as unknown[]).includes(payoutName)) problems.push(`payout must be one of ${PAYOUT_NAMES.join(', ')}`);
+  // A claim page has no wx.sendBizRedPacket: its campaigns pay a cash packet or a transfer to the service-account openid.
+  if (eligibilityName !== 'miniprogram' && payoutName === 'miniprogram') problems.push(`a ${String(eligibilityName)} campaign pays "cash" or "transfer" (a mini-program packet opens only inside the mini-program)`);
   const eligibility = ELIGIBILITIES[eligibilityName as EligibilityName] ?? ELIGIBILITIES.miniprogram;
   const payout = PAYOUTS[payoutName as PayoutName] ?? PAYOUTS.miniprogram;
   const known = new Set([...COMMON_FIELDS, ...eligibility.campaignFields, ...payout.campaignFields]);
@@ -166,6 +168,53 @@ export function regionAllowList(allowedCidrs: readonly string[]): BlockList | nu
     list.addSubnet(address, Number(prefix), family);
   }
   return list;
+}
+
+/** Where an IP address is, in the IP-region library's names (ip2region: 中国 / 广东省 / 深圳市); '' when it does not say. */
+export interface IpRegion {
+  country: string;
+  province: string;
+  city: string;
+}
+
+const REGION_PATH = /^[^/\s]{1,32}(\/[^/\s]{1,32}){0,2}$/;
+
+/** A campaign's `regions`: 1–100 paths `country[/province[/city]]`, e.g. `中国/广东省/深圳市`, `中国/北京`. */
+export function readRegions(value: unknown, problems: string[]): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > 100) {
+    problems.push('regions must be a list of at most 100 paths like "中国/广东省/深圳市"');
+    return [];
+  }
+  const out: string[] = [];
+  for (const entry of value) {
+    if (typeof entry !== 'string' || !REGION_PATH.test(entry)) problems.push(`regions entry ${JSON.stringify(entry)} is not a path like "中国/广东省" (country, then province, then city)`);
+    else out.push(entry);
+  }
+  return out;
+}
+
+/** Whether `region` is inside the path (`中国/广东省` holds every city of 广东省). */
+export function regionMatches(path: string, region: IpRegion): boolean {
+  const [country, province, city] = path.split('/');
+  return country === region.country && (province === undefined || province === region.province) && (city === undefined || city === region.city);
+}
+
+/**
+ * The campaign's region rule: with `regions`, the person's region must be inside one of them — or
+ * their IP inside `allowedCidrs`, the override for ranges the library gets wrong (an office, a
+ * carrier's new block); without, the CIDR list alone decides (empty: anywhere).
+ */
+export function withinRegion(
+  campaign: Pick<CampaignDoc, 'regions'>,
+  cidrs: BlockList | null,
+  person: { clientIp?: string; region?: IpRegion | null },
+): boolean {
+  const regions = campaign.regions ?? [];
+  if (regions.length === 0) return ipAllowed(cidrs, person.clientIp);
+  if (cidrs !== null && ipAllowed(cidrs, person.clientIp)) return true;
+  const region = person.region;
+  return region !== undefined && region !== null && regions.some((path) => regionMatches(path, region));
 }
 
 /** Whether `clientIp` is inside the allow-list (an unknown address is not). */

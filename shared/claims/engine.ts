@@ -41,7 +41,7 @@ import { InputError, NotEligibleError, NotFoundError, RateLimitedError, StoreErr
 import type { Logger } from '../log';
 import { COLLECTIONS, TransactionConflictError, type DocumentStore, type Patch } from '../store/port';
 import { AccountNotLinkedError } from '../users/links';
-import { ipAllowed, regionAllowList } from './campaign';
+import { regionAllowList, withinRegion } from './campaign';
 import { ELIGIBILITIES, type ClaimEntry } from './eligibility';
 import type { EligibilityContext, EligibilityModule, Payee, Person } from './eligibility/types';
 import { refusal, RefusalReason, tooManyCalls } from './errors';
@@ -50,6 +50,7 @@ import {
   type CampaignDoc, type ClaimDoc, type ClaimKeyDoc, type ClaimStatus, type PayoutName, type SlotDoc,
 } from './model';
 import { sweepCounters, waitForSendSlot } from './pacing';
+import { countFunnel } from './funnel';
 import { countPayError, countRefusal } from './stats';
 import { PAYOUTS } from './payout';
 import { Outcome, type Payout, type PayoutReply } from './payout/types';
@@ -138,7 +139,7 @@ async function claimOnce(deps: ClaimDeps, campaignId: string, entry: ClaimEntry)
     const nowMs = deps.now();
     if (nowMs < campaign.startsAtMs) throw refusal(RefusalReason.NOT_STARTED);
     if (nowMs >= campaign.endsAtMs) throw refusal(RefusalReason.ENDED);
-    if (!ipAllowed(region, person.clientIp)) throw refusal(RefusalReason.REGION);
+    if (!withinRegion(campaign, region, person)) throw refusal(RefusalReason.REGION);
     // A payout whose claims give amounts back can be sold out no longer: then the copy is read again before refusing.
     if (soldOut(campaign) && (PAYOUTS[campaign.payout].givesBack !== true || soldOut((await memory.campaign(deps.store, campaignId, nowMs, { fresh: true })).campaign))) {
       throw refusal(RefusalReason.SOLD_OUT);
@@ -151,7 +152,7 @@ async function claimOnce(deps: ClaimDeps, campaignId: string, entry: ClaimEntry)
     const payee = await eligibility.payee(person, payout.payeeAppId(campaign.eligibility), context);
     // A broken certificate fails here, before anything is reserved.
     await payout.prepare();
-    reserved = await reserve(deps, campaign, { claimId, keys, payee, leaseOwner });
+    reserved = await reserve(deps, campaign, { claimId, keys, payee, leaseOwner, channel: person.channel ?? null });
   } catch (error) {
     // A refusal meant for newcomers (ended, sold out since, moved away, unlinked) must not hide the
     // packet this person already has: whoever was told "being sent" comes back for it.
@@ -163,6 +164,7 @@ async function claimOnce(deps: ClaimDeps, campaignId: string, entry: ClaimEntry)
   if ('existing' in reserved) return repeatCall(deps, campaign, reserved.existing, leaseOwner);
   memory.rememberClaim(claimId);
   deps.log.info('red packet reserved', { claimId, amountFen: reserved.claim.amountFen, slotIndex: reserved.claim.slotIndex });
+  await countFunnel(deps.store, deps.log, campaignId, reserved.claim.channel, { stage: 'claimed' }, deps.now());
   return answer(deps, await driveAndRelease(deps, reserved.claim, leaseOwner, USER_BUDGET, { fresh: true }));
 }
 
@@ -323,6 +325,8 @@ interface ReservationRequest {
   keys: readonly string[];
   payee: Payee;
   leaseOwner: string;
+  /** The funnel's channel of the person, written on the claim. */
+  channel: string | null;
 }
 
 /**
@@ -375,6 +379,7 @@ async function reserve(
         eligibility: campaign.eligibility,
         payout: campaign.payout,
         keys: [...request.keys],
+        channel: request.channel,
         appId: request.payee.appId,
         openid: request.payee.openid,
         amountFen,
@@ -709,7 +714,10 @@ async function toUnknown(drive: Drive, claim: ClaimDoc, reply: PayoutReply, opti
 
 /** Paid: the final write, which also gives the lease back (the same write a notify makes, ./settlement.ts). */
 async function settle(drive: Drive, claim: ClaimDoc, status: 'SENT' | 'RECEIVED', reply: PayoutReply): Promise<ClaimDoc | null> {
-  return transition(drive, claim, paidPatch(claim, status, reply.receipt ?? {}, drive.deps.now()));
+  const settled = await transition(drive, claim, paidPatch(claim, status, reply.receipt ?? {}, drive.deps.now()));
+  // Open claims only reach here (SENT and RECEIVED are settled): each claim is counted paid once.
+  if (settled !== null) await countFunnel(drive.deps.store, drive.deps.log, claim.campaignId, claim.channel, { stage: 'paid' }, drive.deps.now());
+  return settled;
 }
 
 /**

@@ -25,6 +25,22 @@ export const RefusalReason = {
   TRANSFER_EXPIRED: 'transfer_expired',
   TRANSFER_CANCELLED: 'transfer_cancelled',
   TRANSFER_DECLINED: 'transfer_declined',
+  /** Follow campaigns: the person followed the account before (a re-follow after an unfollow is not new). */
+  NOT_NEW: 'not_new',
+  /** Follow campaigns: the follow was not during the campaign's window. */
+  FOLLOW_OUTSIDE_WINDOW: 'follow_outside_window',
+  /** Claim pages: the link or page token was already used by someone else. */
+  LINK_REUSED: 'link_reused',
+  /** Claim pages: the link or page token is past its lifetime. */
+  LINK_EXPIRED: 'link_expired',
+  /** Claim pages: the link does not verify (changed, cut, or not ours). */
+  LINK_INVALID: 'link_invalid',
+  /** Follow campaigns: whoever opened the link is not the follower it was sent to. */
+  FORWARDED: 'forwarded',
+  /** Follow campaigns: the follower cannot be proven to be the person who opened the link (yet). */
+  UNPROVEN: 'unproven',
+  /** Claim pages: a snapshot-page (快照页) user of WeChat's OAuth, whose ids are virtual. */
+  SNAPSHOT_USER: 'snapshot_user',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
 
@@ -47,6 +63,14 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalReason, string>> = {
   transfer_expired: 'This transfer was not confirmed within 24 hours and has been closed',
   transfer_cancelled: 'The merchant has cancelled this transfer',
   transfer_declined: 'WeChat Pay could not make this transfer to your account',
+  not_new: 'This campaign is for new followers only',
+  follow_outside_window: 'You followed the account outside the campaign\'s dates',
+  link_reused: 'This link has already been used',
+  link_expired: 'This link has expired',
+  link_invalid: 'This link is not valid',
+  forwarded: 'This link was sent to someone else',
+  unproven: 'We cannot confirm that you received this link; please try again in a minute',
+  snapshot_user: 'Please open the full page (使用完整服务) before claiming',
 };
 
 /**

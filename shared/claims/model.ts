@@ -6,8 +6,13 @@
  */
 import type { StoredDoc } from '../store/port';
 
-/** Who may claim: `miniprogram` — a mini-program user, identified by the platform (eligibility/). */
-export type EligibilityName = 'miniprogram';
+/**
+ * Who may claim (eligibility/): `miniprogram` — a mini-program user, identified by the platform;
+ * `follow` — a new follower of the campaign's accounts through its channels, arriving by a signed
+ * link and proven by OAuth on the service account; `webview` — a mini-program user who opened the
+ * claim page in a web-view and linked their service-account openid through OAuth.
+ */
+export type EligibilityName = 'miniprogram' | 'follow' | 'webview';
 /**
  * How a claim is paid: `miniprogram` — sendminiprogramhb, opened with wx.sendBizRedPacket; `cash` — sendredpack to the
  * official-account openid; `transfer` — a Pay v3 merchant transfer the user confirms with wx.requestMerchantTransfer (payout/).
@@ -65,6 +70,16 @@ export interface CampaignDoc extends StoredDoc, PacketTexts {
   returnedAmountsFen: number[];
   /** Transfer campaigns only: what the bills carry. */
   transfer?: TransferTerms;
+  /** Follow campaigns only (eligibility/follow.ts): how links are issued and followers proven. */
+  follow?: FollowTerms;
+  /**
+   * Claim-page campaigns (follow, webview): the regions a client IP must be in, as
+   * `country[/province[/city]]` paths in the IP-region library's names (`中国/广东省/深圳市`);
+   * `allowedCidrs` then lists ranges that count as inside whatever the library says. Empty: anywhere.
+   */
+  regions?: string[];
+  /** Claim-page campaigns: page requests per client IP per minute (link opens, authorisations, claims). */
+  ipCallsPerMinute?: number;
   /** The second (epoch ms) `rateWindowCount` counts reservations of. */
   rateWindowStartMs: number;
   rateWindowCount: number;
@@ -78,6 +93,27 @@ export interface CampaignDoc extends StoredDoc, PacketTexts {
    * stored): its older claims are keyed `<id>:<unionid ?? openid>`, without key documents.
    */
   legacyKeys?: true;
+}
+
+/**
+ * How a follow campaign issues and checks its links. Which channels belong to the campaign lives
+ * on the channels themselves (`wx_channels.campaignId`), so accounts join and leave a running
+ * campaign without changing it; `channels` is what the campaign was created with.
+ */
+export interface FollowTerms {
+  channels: Array<{ appId: string; channel: string }>;
+  /** How long a link works after the follow. */
+  linkTtlMinutes: number;
+  /**
+   * `proven` (default): the person who opens a link must be proven to be the follower — the same
+   * service-account openid (a follow of the service account) or the same unionid (an account that
+   * gives one). `first-open`: followers of accounts that cannot prove anyone (unverified
+   * subscription accounts have no user/info) are bound to whoever opens the link first.
+   */
+  followerProof: 'proven' | 'first-open';
+  /** The passive reply with the link (`{link}` is replaced), and the one a returning follower gets. */
+  linkReply: string;
+  notNewReply: string;
 }
 
 /** One pre-generated amount (`rp_slots`, `_id` = `<campaignId>:<index>`), drawn in index order. */
@@ -113,6 +149,8 @@ export interface ClaimDoc extends StoredDoc, PacketTexts {
   payout: PayoutName;
   /** Every key the person is known by ({@link openidKey}, {@link unionidKey}), the primary one first. */
   keys: string[];
+  /** Where the person came from, for the campaign's funnel (`<appid>:<channel>`, `webview`), or null. */
+  channel: string | null;
   /** The payee: wxappid of the send, and re_openid, the openid under it. */
   appId: string;
   openid: string;
@@ -217,7 +255,7 @@ export function readCampaign(doc: Omit<CampaignDoc, 'returnedAmountsFen'> & { ki
   };
 }
 
-type StoredClaim = Omit<ClaimDoc, 'eligibility' | 'payout' | 'keys' | 'billnoUncertain' | 'queryOnly' | 'uncertainSinceMs' | 'queryCount' | 'heldReason' | 'callWindowStartMs' | 'callCount' | 'billBody' | 'returnedAtMs'>
+type StoredClaim = Omit<ClaimDoc, 'eligibility' | 'payout' | 'keys' | 'channel' | 'billnoUncertain' | 'queryOnly' | 'uncertainSinceMs' | 'queryCount' | 'heldReason' | 'callWindowStartMs' | 'callCount' | 'billBody' | 'returnedAtMs'>
   & Partial<ClaimDoc> & { kind?: PayoutName; userKey?: string };
 
 /** A stored claim, including those written before keys and the uncertainty fields existed. */
@@ -238,5 +276,6 @@ export function readClaim(doc: StoredClaim): ClaimDoc {
     returnedAtMs: doc.returnedAtMs ?? null,
     callWindowStartMs: doc.callWindowStartMs ?? 0,
     callCount: doc.callCount ?? 0,
+    channel: doc.channel ?? null,
   };
 }

@@ -9,6 +9,7 @@
  *               and in the same transaction its amount goes back to the campaign (once: the
  *               transaction commits only on the claim as it was read)
  */
+import { countFunnel } from './funnel';
 import type { Logger } from '../log';
 import { COLLECTIONS, type DocumentStore, type Patch, type Where } from '../store/port';
 import { OPEN_CLAIM_STATUSES, readCampaign, readClaim, type CampaignDoc, type ClaimDoc, type PayoutName } from './model';
@@ -145,6 +146,7 @@ export async function recordBillNotice(deps: { store: DocumentStore; log: Logger
       const patch = paidPatch(claim, 'RECEIVED', { orderId: notice.orderId, wechatStatus: notice.wechatStatus }, nowMs);
       if ((await store.update(COLLECTIONS.redPacketClaims, claimGuard(claim), patch)) === 1) {
         log.info('claim settled by notify', { claimId: claim._id, status: 'RECEIVED' });
+        await countFunnel(store, log, claim.campaignId, claim.channel, { stage: 'paid' }, nowMs);
         return 'recorded';
       }
     } else if ((await closeClaim(store, claim, { code: notice.code, wechatStatus: notice.wechatStatus, orderId: notice.orderId, nowMs })) !== null) {

@@ -139,6 +139,12 @@ export const COLLECTIONS = {
   redPacketCounters: 'rp_counters',
   /** Merchant API certificates by mch_id, when they are not in the environment. */
   payMerchantCerts: 'pay_merchant_certs',
+  /** Claim links of follow campaigns (`_id` = link id, a hash of the link's MAC): who followed, and who the link is bound to (single use). */
+  claimLinks: 'claim_links',
+  /** Claim-page browser sessions (`_id` = SHA-256 of the cookie's token): the OAuth state, the proven person, the last answer. */
+  claimSessions: 'claim_sessions',
+  /** One-time page tokens a mini-program user gets for the web-view claim page (`_id` = SHA-256 of the token). */
+  claimPageTokens: 'claim_page_tokens',
   /** APIv3 key material by mch_id (merchant key and serial, APIv3 key, WeChat Pay public key / platform certificates), when not in the environment. */
   payV3Keys: 'pay_v3_keys',
 } as const;

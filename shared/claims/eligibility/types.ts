@@ -10,6 +10,7 @@
  */
 import type { DocumentStore } from '../../store/port';
 import { officialOpenidOf } from '../../users/links';
+import type { IpRegion } from '../campaign';
 import type { CampaignDoc, EligibilityName } from '../model';
 
 /** The person claiming, as an eligibility proved them. */
@@ -25,6 +26,10 @@ export interface Person {
   unionid?: string;
   /** For the campaign's region rule. */
   clientIp?: string;
+  /** Where {@link clientIp} is, as the IP-region library says (claim pages look it up); null when it does not know. */
+  region?: IpRegion | null;
+  /** Where the person came from, for the campaign's funnel (written on the claim). */
+  channel?: string;
 }
 
 /** The payee: the openid under the appid the payout pays from. */
