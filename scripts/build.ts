@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { loadCloudbaseRc, nodeTargetOf, ROOT } from './lib/cloudbaserc';
@@ -57,6 +57,17 @@ const browserScripts: Plugin = {
 };
 
 /**
+ * Data files a function reads at run time, shipped beside its bundle (tcb fn deploy uploads the
+ * folder): claimPage's IP-region data, from the `ip2region` package (shared/claimpage/region.ts).
+ */
+const DATA_FILES: Readonly<Record<string, ReadonlyArray<{ from: () => string; to: string }>>> = {
+  claimPage: [
+    { from: () => path.join(path.dirname(require.resolve('ip2region/package.json')), 'data', 'ip2region.db'), to: 'ip2region.db' },
+    { from: () => path.join(path.dirname(require.resolve('ip2region/package.json')), 'data', 'ipv6wry.db'), to: 'ipv6wry.db' },
+  ],
+};
+
+/**
  * Bundles every function in cloudbaserc.json into dist/<name>/index.js: one self-contained
  * CommonJS file for the runtime the file names, deployable with installDependency: false.
  */
@@ -98,6 +109,12 @@ export async function buildFunctions(options: { names?: string[]; quiet?: boolea
         const temporary = `${file.path}.${process.pid}.tmp`;
         writeFileSync(temporary, file.contents);
         renameSync(temporary, file.path);
+      }
+      for (const data of DATA_FILES[entry.name] ?? []) {
+        const target = path.join(path.dirname(outfile), data.to);
+        const temporary = `${target}.${process.pid}.tmp`;
+        copyFileSync(data.from(), temporary);
+        renameSync(temporary, target);
       }
       return { name: entry.name, outfile, ...summarize(result.metafile, outfile) };
     }),

@@ -17,10 +17,9 @@ import { callCloudApi, type CloudApiCall } from './tencentcloud';
 
 /**
  * The functions a signed-in mini-program user may invoke: exactly those whose handler allows a
- * `miniprogram` caller (a test holds the two together). Add the page-token function here when
- * it lands. Never getToken or getTicket; never an HTTP-access function (they answer HTTP only).
+ * `miniprogram` caller (a test holds the two together). Never getToken or getTicket; never an HTTP-access function (they answer HTTP only).
  */
-export const CLIENT_CALLABLE_FUNCTIONS = ['signCard', 'decryptCode', 'consumeCode', 'sendRedPacket'] as const;
+export const CLIENT_CALLABLE_FUNCTIONS = ['signCard', 'decryptCode', 'consumeCode', 'sendRedPacket', 'claimPageToken'] as const;
 
 /** Functions no client may ever be allowed to invoke, whatever the list above says. */
 export const NEVER_CLIENT_CALLABLE: readonly string[] = ['getToken', 'getTicket'];

@@ -23,6 +23,9 @@ const APPID = /^wx[0-9a-f]{16}$/;
 const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
 const CHANNEL = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** The label claim links' key is derived with (receivePush signs, claimPage verifies). */
+export const CLAIM_LINK_KEY_LABEL = 'claim-link/v1';
+
 /** A key for one purpose, derived from the server secret: HMAC-SHA256(secret, label). */
 export function deriveKey(secret: string, label: string): Buffer {
   return createHmac('sha256', secret).update(`wx-cards-redpackets/${label}`).digest();

@@ -28,9 +28,11 @@ const COUNTER_GRACE_MS = 60_000;
 
 /**
  * Takes one unit of `key`'s current window if fewer than `limit` are taken. Returns 0 when taken,
- * else the milliseconds until the window ends (when trying again makes sense).
+ * else the milliseconds until the window ends (when trying again makes sense). Shared by every
+ * instance; the reconciler sweeps windows past their end. Also the claim pages' per-IP and
+ * per-person limits.
  */
-async function takeFromWindow(
+export async function takeFromWindow(
   store: DocumentStore,
   key: string,
   limit: number,

@@ -3,6 +3,7 @@
  * typed request. The body stays raw bytes: push and Pay signatures are computed over exactly
  * what was sent, so nothing here decodes, trims or re-serialises it.
  */
+import { isIP } from 'node:net';
 import { clip, echo } from '../echo';
 import { AppError, ErrorCode, InputError } from '../errors';
 
@@ -31,6 +32,12 @@ export interface HttpRequest {
   readonly body: Buffer;
   /** The platform's request id (requestContext.requestId), for logs. */
   readonly requestId: string;
+  /**
+   * The client's address as the platform set it (`requestContext.sourceIp`, what SCF's API-gateway
+   * event documents; CloudBase's HTTP-access sample shows no such field: UNVERIFIED), or null.
+   * Never a header: a client writes those.
+   */
+  readonly sourceIp: string | null;
 }
 
 /** True for an event shaped like HTTP access: what the callable functions refuse and the HTTP ones require. */
@@ -61,6 +68,7 @@ export function parseHttpEvent(event: Record<string, unknown>, options: { route?
     cookies: parseCookies(headers.cookie),
     body,
     requestId: typeof context.requestId === 'string' ? clip(context.requestId, 64) : '',
+    sourceIp: typeof context.sourceIp === 'string' && isIP(context.sourceIp) !== 0 ? context.sourceIp : null,
   };
 }
 

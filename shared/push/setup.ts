@@ -1,4 +1,7 @@
 import { AccountRegistry } from '../accounts/registry';
+import { CLAIM_PAGE_ORIGIN_SETTING, readClaimPageOrigin } from '../claimpage/config';
+import { CLAIM_LINK_KEY_LABEL, deriveKey } from '../claimpage/links';
+import { followCampaignReply } from '../claimpage/reply';
 import { REF_SIGNING_SECRET_PATTERN } from '../cards/reference';
 import { envReader, readAccountConfig } from '../config';
 import type { CredentialReader } from '../credentials/reader';
@@ -22,8 +25,8 @@ let service: PushService | null = null;
 
 /**
  * One PushService per instance (the HTTP handler and the timer share it). Settings: WX_OA_APPID,
- * WX_API_BASE_URL, REF_SIGNING_SECRET; optional PUSH_REPLY_BUDGET_MS (default 3000) and
- * PUSH_TIMESTAMP_WINDOW_SECONDS (default 300).
+ * WX_API_BASE_URL, REF_SIGNING_SECRET; optional PUSH_REPLY_BUDGET_MS (default 3000),
+ * PUSH_TIMESTAMP_WINDOW_SECONDS (default 300) and CLAIM_PAGE_ORIGIN (follow campaigns' claim links).
  */
 export function pushServiceFromEnvironment(log: Logger): PushService {
   if (service) return service;
@@ -32,6 +35,8 @@ export function pushServiceFromEnvironment(log: Logger): PushService {
   const cardReferenceKey = env.string('REF_SIGNING_SECRET', { pattern: REF_SIGNING_SECRET_PATTERN, hint: '32-128 printable characters, the same for signCard and receivePush' });
   const replyBudgetMs = env.int('PUSH_REPLY_BUDGET_MS', { fallback: DEFAULT_REPLY_BUDGET_MS, min: 100, max: 4500 });
   const timestampWindowSeconds = env.int('PUSH_TIMESTAMP_WINDOW_SECONDS', { fallback: DEFAULT_PUSH_WINDOW_SECONDS, min: 30, max: 3600 });
+  // Follow campaigns' claim links need the page's origin; without it follows get their channel's reply only.
+  const claimPageOrigin = env.optionalString(CLAIM_PAGE_ORIGIN_SETTING) === undefined ? null : readClaimPageOrigin(env);
   env.done();
   registerSecret(cardReferenceKey);
   const platform = cloudPlatform();
@@ -56,6 +61,9 @@ export function pushServiceFromEnvironment(log: Logger): PushService {
     followerInfo: (appId, openid) => withAccessToken(tokensOf(appId), (token) => getFollowerInfo(http, token, openid)),
     cardReferenceKey,
     replyBudgetMs,
+    ...(claimPageOrigin === null ? {} : {
+      replyHook: followCampaignReply({ store, log, linkKey: deriveKey(cardReferenceKey, CLAIM_LINK_KEY_LABEL), origin: claimPageOrigin }),
+    }),
     log,
   });
   service = { accounts, timestampWindowSeconds, receiver };

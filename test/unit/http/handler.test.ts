@@ -159,7 +159,7 @@ describe('defineHttpHandler', () => {
 });
 
 describe('request body readers', () => {
-  const request = (body: string): HttpRequest => ({ method: 'POST', path: '/', subpath: '/', query: {}, headers: {}, cookies: {}, body: Buffer.from(body), requestId: '' });
+  const request = (body: string): HttpRequest => ({ method: 'POST', path: '/', subpath: '/', query: {}, headers: {}, cookies: {}, body: Buffer.from(body), requestId: '', sourceIp: null });
 
   it('refuses deeply nested JSON without parsing it', () => {
     expect(() => bodyJson(request(`${'['.repeat(10_000)}${']'.repeat(10_000)}`))).toThrow('nested deeper than 32 levels');

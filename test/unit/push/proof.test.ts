@@ -8,7 +8,7 @@ import { createLogger } from '../../../shared/log';
 const log = createLogger({ fn: 'test' });
 
 function request(method: 'GET' | 'POST', appid: string, query: Record<string, string>, body = ''): HttpRequest {
-  return { method, path: `/wx/push/${appid}`, subpath: `/${appid}`, query, headers: {}, cookies: {}, body: Buffer.from(body), requestId: 'r' };
+  return { method, path: `/wx/push/${appid}`, subpath: `/${appid}`, query, headers: {}, cookies: {}, body: Buffer.from(body), requestId: 'r', sourceIp: null };
 }
 
 function deps(settings: Partial<PushSettings> & { appId: string }): PushProofDeps {
