@@ -11,7 +11,12 @@ import tcb from '@cloudbase/node-sdk';
 import { InputError, NotFoundError } from '../shared/errors';
 import { certificateFrom, createMerchantAgent } from '../shared/pay/certificate';
 import { storePayV3Keys, type PayV3KeyValues } from '../shared/pay/v3/keys';
+import { hasCapability } from '../shared/accounts/model';
+import { AccountRegistry } from '../shared/accounts/registry';
 import { planCampaign } from '../shared/claims/campaign';
+import { campaignFunnel, FUNNEL_STAGES, type ChannelFunnel } from '../shared/claims/funnel';
+import { listChannels, saveChannel, type ChannelDoc } from '../shared/follows/channels';
+import { ACCOUNT_CHANNEL } from '../shared/follows/ledger';
 import { isUncertainForLong, type CancelReport } from '../shared/claims/engine';
 import { CLAIM_STATUSES, OPEN_CLAIM_STATUSES, readCampaign, readClaim, type CampaignDoc, type ClaimDoc, type ClaimStatus } from '../shared/claims/model';
 import { parseCampaignTime } from '../shared/relative-time';
@@ -45,10 +50,43 @@ export async function createCampaign(store: DocumentStore, raw: unknown, nowMs: 
   await Promise.all(Array.from({ length: 16 }, async () => {
     for (let slot = queue.shift(); slot !== undefined; slot = queue.shift()) await store.put(COLLECTIONS.redPacketSlots, { ...slot });
   }));
+  const follow = plan.campaign.follow;
+  const registry = new AccountRegistry({ store, environment: { appId: officialAppIdOf(store) } });
+  if (follow !== undefined) for (const entry of follow.channels) await checkChannel(registry, entry.appId, entry.channel);
   if (!(await store.insert(COLLECTIONS.redPacketCampaigns, { ...plan.campaign }))) {
     throw new InputError(`Campaign ${plan.campaign._id} was created by someone else meanwhile`, 'id');
   }
+  // The channels say which campaign a follow belongs to (the push receiver reads them): joining is setting that.
+  if (follow !== undefined) for (const entry of follow.channels) await saveChannel(store, { appId: entry.appId, channel: entry.channel, campaignId: plan.campaign._id }, nowMs);
   return plan.campaign;
+}
+
+const officialAppIds = new WeakMap<DocumentStore, string>();
+function officialAppIdOf(store: DocumentStore): string {
+  return officialAppIds.get(store) ?? LOCAL_ACCOUNT.officialAppId;
+}
+
+/** A follow channel an account can have: an active account; a subscription account has only its own channel (no QR codes, 48001). */
+async function checkChannel(registry: AccountRegistry, appId: string, channel: string): Promise<void> {
+  const account = await registry.require(appId);
+  if (channel !== ACCOUNT_CHANNEL && !hasCapability(account, 'qrcode')) {
+    throw new InputError(`${appId} cannot make parametric QR codes (only verified service accounts can): its only channel is "${ACCOUNT_CHANNEL}"`, 'channel');
+  }
+}
+
+/**
+ * An account (its channel) joins a running follow campaign, or leaves it: the channel's campaign
+ * changes, and follows through it are the campaign's from then on (within 30 s on every instance).
+ * Links already sent stay valid: they were the campaign's when the follow happened.
+ */
+export async function setCampaignChannel(store: DocumentStore, campaignId: string, appId: string, channel: string, join: boolean, nowMs: number = Date.now()): Promise<ChannelDoc> {
+  const stored = await store.get<CampaignDoc>(COLLECTIONS.redPacketCampaigns, campaignId);
+  if (stored === null) throw new NotFoundError(`No campaign ${campaignId}`);
+  if (readCampaign(stored).eligibility !== 'follow') throw new InputError(`${campaignId} is not a follow campaign`, 'campaign');
+  if (join) await checkChannel(new AccountRegistry({ store, environment: { appId: officialAppIdOf(store) } }), appId, channel);
+  const existing = (await listChannels(store, appId)).find((doc) => doc.channel === channel);
+  if (!join && existing?.campaignId !== campaignId) throw new InputError(`${appId} ${channel} is not a channel of ${campaignId}`, 'channel');
+  return saveChannel(store, { appId, channel, campaignId: join ? campaignId : null }, nowMs);
 }
 
 /** Campaigns, newest first (at most 100). */
@@ -68,6 +106,10 @@ export async function campaignSummary(store: DocumentStore, id: string): Promise
   claimsByStatus: Record<ClaimStatus, number>;
   held: ClaimSummary[];
   open: ClaimSummary[];
+  /** Claim-page campaigns: per channel, follows → links → opened → authorised → claimed → paid, refusals by reason (one read). */
+  funnel: ChannelFunnel[];
+  /** Follow campaigns: the channels that belong to it now. */
+  channels: Array<{ appId: string; channel: string }>;
 }> {
   const stored = await store.get<CampaignDoc>(COLLECTIONS.redPacketCampaigns, id);
   if (stored === null) throw new NotFoundError(`No campaign ${id}`);
@@ -78,12 +120,31 @@ export async function campaignSummary(store: DocumentStore, id: string): Promise
   };
   const held = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: 'HELD' }, { limit: 20 });
   const open = await store.find<ClaimDoc>(COLLECTIONS.redPacketClaims, { campaignId: id, status: { in: [...OPEN_CLAIM_STATUSES] } }, { limit: 20 });
+  const campaign = readCampaign(stored);
+  const channels = campaign.eligibility === 'follow'
+    ? (await store.find<ChannelDoc>(COLLECTIONS.channels, { campaignId: id }, { limit: 1000 })).map(({ appId, channel }) => ({ appId, channel }))
+    : [];
   return {
-    campaign: readCampaign(stored),
+    campaign,
+    funnel: campaign.eligibility === 'miniprogram' ? [] : await campaignFunnel(store, id),
+    channels,
     claimsByStatus: Object.fromEntries(CLAIM_STATUSES.map((status, index) => [status, counts[index]!])) as Record<ClaimStatus, number>,
     held: held.map(summary),
     open: open.map(summary).sort((a, b) => (a.uncertainSinceMs ?? Infinity) - (b.uncertainSinceMs ?? Infinity)),
   };
+}
+
+/** The funnel, one line per channel, then its refusals. */
+function funnelLines(funnel: ChannelFunnel[]): string[] {
+  if (funnel.length === 0) return [];
+  const header = `  funnel   ${'channel'.padEnd(34)} ${FUNNEL_STAGES.map((stage) => stage.padStart(11)).join('')}`;
+  return [header, ...funnel.flatMap((entry) => {
+    const refusals = Object.entries(entry.refusals).sort((a, b) => b[1] - a[1]).map(([reason, count]) => `${reason} ${count}`).join(', ');
+    return [
+      `           ${entry.channel.padEnd(34)} ${FUNNEL_STAGES.map((stage) => String(entry.stages[stage]).padStart(11)).join('')}`,
+      ...(refusals === '' ? [] : [`             refused: ${refusals}`]),
+    ];
+  })];
 }
 
 function yuan(fen: number): string {
@@ -133,8 +194,10 @@ function connect(localUrl: string | undefined): Connection {
 }
 
 function connection(app: ReturnType<typeof tcb.init>, officialAppId: string, mchId: string | undefined, describe: string): Connection {
+  const store = createNodeSdkStore(app.database());
+  officialAppIds.set(store, officialAppId);
   return {
-    store: createNodeSdkStore(app.database()),
+    store,
     officialAppId,
     mchId,
     describe,
@@ -157,6 +220,8 @@ export const USAGE = `Usage: npm run campaign -- [--local [URL]] [--json] <comma
   settle [CLAIM_ID]              run the reconciler now (on every open claim, or one), ignoring back-off
   reissue CLAIM_ID               give a HELD claim a new packet, once WeChat has refunded the first
   cancel-transfer CLAIM_ID       cancel a transfer still waiting for its user (its amount goes back to the campaign)
+  join CAMPAIGN APPID [CHANNEL]  an account (its channel; default "account", the whole account) joins a running follow campaign
+  leave CAMPAIGN APPID [CHANNEL] it leaves (links already sent stay valid)
   v3-keys --key apiclient_key.pem (--cert apiclient_cert.pem | --serial SERIAL)
           (--public-key pub_key.pem --public-key-id PUB_KEY_ID_… | --platform-certs certs.pem) [--api-v3-key-env NAME]
                                  check, then store the APIv3 keys for transfers (the APIv3 key from the
@@ -173,6 +238,8 @@ const SPECS: Record<string, CommandSpec> = {
   settle: {},
   reissue: {},
   'cancel-transfer': {},
+  join: {},
+  leave: {},
   'v3-keys': { values: ['key', 'cert', 'serial', 'public-key', 'public-key-id', 'platform-certs', 'api-v3-key-env'] },
 };
 
@@ -199,7 +266,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
   switch (args.command) {
     case 'create': {
       const file = need(0, 'a campaign file');
-      const raw = JSON.parse(readNamed(file, 'create', 'Start from scripts/campaign-templates/miniprogram.json, cash.json or transfer.json.').toString('utf8')) as Record<string, unknown>;
+      const raw = JSON.parse(readNamed(file, 'create', 'Start from scripts/campaign-templates/miniprogram.json, cash.json, transfer.json, follow.json or webview.json.').toString('utf8')) as Record<string, unknown>;
       const id = flagValue(args, 'id');
       const campaign = await createCampaign(target.store, id === undefined ? raw : { ...raw, id });
       out.result({ campaign }, () => [
@@ -233,6 +300,8 @@ export async function main(argv: string[], print: (line: string) => void = conso
         `  claims   ${Object.entries(claimsByStatus).map(([status, count]) => `${status} ${count}`).join(', ')}`,
         // HELD claims were paid but cannot be delivered: only the operator moves them (README "Red packets").
         ...held.map((claim) => `  HELD     ${claim._id} billno ${claim.mchBillno} (attempt ${claim.attempt}): ${claim.heldReason ?? claim.lastError ?? ''}`),
+        ...(campaign.eligibility === 'follow' ? [`  channels ${summary.channels.map((entry) => `${entry.appId}:${entry.channel}`).join(', ') || '(none: join one)'}`] : []),
+        ...funnelLines(summary.funnel),
         ...open.map((claim) => {
           const uncertain = claim.uncertainSinceMs === null ? '' : ` uncertain since ${beijing(claim.uncertainSinceMs)}${isUncertainForLong(claim, nowMs) ? ' (LONG: check this billno in 商户平台)' : ''}`;
           const bill = claim.status === 'WAITING' ? ` bill ${claim.wechatStatus ?? '?'}` : '';
@@ -285,6 +354,17 @@ export async function main(argv: string[], print: (line: string) => void = conso
     case 'reissue': {
       const reissued = await target.callFunction<{ claimId: string; attempt: number; mchBillno: string }>('sendRedPacket', { action: 'reissue', claimId: need(0, 'a CLAIM_ID') });
       out.result(reissued, () => `Reissued ${reissued.claimId}: attempt ${reissued.attempt}, billno ${reissued.mchBillno}; the user's next claim call pays it (the reconciler sends it meanwhile).`);
+      return 0;
+    }
+    case 'join':
+    case 'leave': {
+      const campaignId = need(0, 'a CAMPAIGN id');
+      const appId = need(1, 'an APPID');
+      const channel = rest[2] ?? ACCOUNT_CHANNEL;
+      const doc = await setCampaignChannel(target.store, campaignId, appId, channel, args.command === 'join');
+      out.result({ channel: doc }, () => (args.command === 'join'
+        ? `${appId} ${channel} joined ${campaignId}: its follows get claim links within 30 s.`
+        : `${appId} ${channel} left ${campaignId}: its follows get the channel's own reply; links sent before stay valid.`));
       return 0;
     }
     case 'cancel-transfer': {

@@ -11,7 +11,7 @@ import { DIST_DIR } from '../build';
 import { hasFixedEgressIp, loadCloudbaseRc, ROOT } from '../lib/cloudbaserc';
 import { createLocalCloudBase, type LocalCloudBase } from './cloudbase';
 import { createFunctionHost, type Caller, type FunctionHost, type InvocationResult } from './host';
-import { createWechatSandbox, type WechatSandbox } from './sandbox';
+import { createWechatSandbox, JSSDK_STAND_IN_PATH, type WechatSandbox } from './sandbox';
 import { ensurePayV3TestKeys, ensureTestCertificates } from './certs';
 import { PAY_CONTROL_PREFIX, startPaySandbox, type PayBehaviour, type PaySandbox, type PayV3SandboxOptions } from './paysandbox';
 
@@ -282,6 +282,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // What a bill names as its notify_url (WeChat wants https); the Pay sandbox delivers to this stack's /pay/notify whatever it says.
     PAY_V3_NOTIFY_URL: `https://127.0.0.1:${port}/pay/notify`,
     REF_SIGNING_SECRET: LOCAL_ACCOUNT.refSigningSecret,
+    // The claim pages are served by this stack; plain http is allowed for loopback only.
+    CLAIM_PAGE_ORIGIN: url,
   });
   const dataDir = options.dataDir === undefined ? DEFAULT_DATA_DIR : options.dataDir;
   const sandboxDataDir = dataDir === null
@@ -318,6 +320,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           name: account.name,
           push: { token: account.pushToken, encodingAESKey: account.encodingAESKey, mode: account.messageMode, url: localPushUrl(url, account.appId) },
           openPlatformId: LOCAL_OPEN_PLATFORM_ID,
+          // 网页授权域名 and JS接口安全域名: this stack's host (a real account lists the claim page's domain).
+          webDomains: [new URL(url).host],
         })),
         { appid: LOCAL_MINI_PROGRAM.appId, secret: LOCAL_MINI_PROGRAM.appSecret, kind: 'miniprogram' as const, name: LOCAL_MINI_PROGRAM.name, openPlatformId: LOCAL_OPEN_PLATFORM_ID },
       ],
@@ -379,7 +383,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(options.push?.replyBudgetMs === undefined ? {} : { PUSH_REPLY_BUDGET_MS: String(options.push.replyBudgetMs) }),
       ...(options.push?.timestampWindowSeconds === undefined ? {} : { PUSH_TIMESTAMP_WINDOW_SECONDS: String(options.push.timestampWindowSeconds) }),
     };
-    const localEnvOf: Record<string, Record<string, string>> = { sendRedPacket: { ...localPayEnv, ...localV3Env }, payNotify: localV3Env, receivePush: localPushEnv };
+    // The claim page pays like sendRedPacket; its browsers authorize at this stack's WeChat sandbox and load its JS-SDK stand-in.
+    const localClaimPageEnv: Record<string, string> = { ...localPayEnv, ...localV3Env, WX_OAUTH_BASE_URL: url, JSSDK_SCRIPT_URL: `${url}${JSSDK_STAND_IN_PATH}` };
+    const localEnvOf: Record<string, Record<string, string>> = {
+      sendRedPacket: { ...localPayEnv, ...localV3Env }, payNotify: localV3Env, receivePush: localPushEnv, claimPage: localClaimPageEnv,
+    };
     host = createFunctionHost({
       distDir: DIST_DIR,
       functions: rc.functions.map((entry) => ({

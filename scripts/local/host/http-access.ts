@@ -13,6 +13,7 @@
  * query names keep their first value; OPTIONS and HEAD reach the function like any method.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import type http from 'node:http';
 
 /** The HTTP-access event a function receives. */
@@ -22,12 +23,15 @@ export interface HttpAccessEvent {
   headers: Record<string, string>;
   multiValueHeaders: Record<string, string[]>;
   queryStringParameters: Record<string, string>;
-  requestContext: { requestId: string; envId: string; appId: number; uin: number };
+  requestContext: { requestId: string; envId: string; appId: number; uin: number; sourceIp?: string };
   body: string;
   isBase64Encoded: boolean;
 }
 
 export type BodyEncoding = 'binary-as-base64' | 'always-base64';
+
+/** A test's client address for one request (see buildHttpEvent); the sandbox's browser sends it. */
+export const LOCAL_CLIENT_IP_HEADER = 'x-local-client-ip';
 
 /** Paths the local stack itself answers: a function cannot take them over. */
 const RESERVED_PREFIXES = ['/functions', '/admin', '/__'];
@@ -70,8 +74,15 @@ export function buildHttpEvent(req: http.IncomingMessage, body: Buffer, options:
     const name = (req.rawHeaders[i] as string).toLowerCase();
     (multiValueHeaders[name] ??= []).push(req.rawHeaders[i + 1] as string);
   }
+  // The local stack stands in for clients all over the country from one loopback address: a test names
+  // the address a request comes from (`x-local-client-ip`, the claim pages' region rule). Only here:
+  // no gateway in production honours such a header, and this one never passes it on.
+  const named = headers[LOCAL_CLIENT_IP_HEADER];
+  delete headers[LOCAL_CLIENT_IP_HEADER];
+  delete multiValueHeaders[LOCAL_CLIENT_IP_HEADER];
+  const socketAddress = req.socket.remoteAddress?.replace(/^::ffff:(?=\d+\.)/, '');
+  const remote = named !== undefined && isIP(named) !== 0 ? named : socketAddress;
   // As a gateway does, the client's address is appended to X-Forwarded-For: its last hop is the one a client cannot forge.
-  const remote = req.socket.remoteAddress;
   if (remote !== undefined) headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${remote}` : remote;
   const queryStringParameters: Record<string, string> = {};
   for (const [name, value] of url.searchParams) if (!(name in queryStringParameters)) queryStringParameters[name] = value;
@@ -82,7 +93,8 @@ export function buildHttpEvent(req: http.IncomingMessage, body: Buffer, options:
     headers,
     multiValueHeaders,
     queryStringParameters,
-    requestContext: { requestId: randomBytes(16).toString('hex'), envId: options.envId, appId: LOCAL_APP_ID, uin: LOCAL_UIN },
+    // sourceIp as SCF's API-gateway event carries it (whether CloudBase's HTTP access does is UNVERIFIED).
+    requestContext: { requestId: randomBytes(16).toString('hex'), envId: options.envId, appId: LOCAL_APP_ID, uin: LOCAL_UIN, ...(remote === undefined ? {} : { sourceIp: remote }) },
     body: text ?? body.toString('base64'),
     isBase64Encoded: body.length > 0 && text === undefined,
   };

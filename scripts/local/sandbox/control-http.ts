@@ -16,6 +16,10 @@
  *        → {id, delivered, attempts, status, answer, reply, replyError}
  *   GET  pushes?appid=              POST pushes/replay {id, ageSeconds?}     POST pushes/settings {timeoutMs}
  *   POST pushes/flush               (waits for WeChat's own pushes: card events)
+ *   POST browser/open {user, url, method?, form?, clientIp?}   → {status, url, headers, body} (WeChat's in-app browser, OAuth included)
+ *   POST browser/jsapi/verify {appId, timestamp, nonceStr, signature, url, jsApiList}   → {errMsg} (what wx.config gets)
+ *   GET  browser/jsapi/verifications   POST users/snapshot {user, on}   POST tickets/invalidate {appid, type?}
+ *   GET  jweixin-1.6.0.js           (the JS-SDK stand-in: served by index.ts, not JSON)
  */
 import type http from 'node:http';
 import type { ClientAddCardInput, ClientDeleteCardInput } from './client';
@@ -90,6 +94,11 @@ export function createControlHandler(control: SandboxControl): (req: http.Incomi
     '/pushes/replay': { POST: (body) => control.users.replay(body) },
     '/pushes/settings': { POST: (body) => control.users.setPushTimeout(body) },
     '/pushes/flush': { POST: async () => (await control.users.flush(), ok) },
+    '/browser/open': { POST: (body) => control.browser.open(body) },
+    '/browser/jsapi/verify': { POST: (body) => control.browser.verifyJsapi(body) },
+    '/browser/jsapi/verifications': { GET: () => control.browser.verifications() },
+    '/users/snapshot': { POST: (body) => control.browser.setSnapshot(body) },
+    '/tickets/invalidate': { POST: (body) => control.browser.invalidateTickets(body) },
   };
   return async (req, res) => {
     try {

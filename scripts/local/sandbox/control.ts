@@ -17,6 +17,7 @@ import {
   takeDailyQuota, tokenValidUntilMs, type SandboxState, type TokenKind, type TokenRecord,
 } from './state';
 import { accountStatsSnapshot, resetStats, statsSnapshot, type SandboxAccountStats, type SandboxStats } from './stats';
+import { createBrowserControl, type BrowserControl } from './browser';
 import { createUsersControl, expectUserId, openidOf, type UsersControl } from './users';
 import { SandboxInputError, expectNonNegativeNumber, expectOptionalBoolean, expectRecord, expectString } from './validate';
 
@@ -130,6 +131,8 @@ export interface SandboxControl {
   deleteCard(input: ClientDeleteCardInput): void;
   /** Sandbox users and their follows, messages and pushes (users.ts). */
   users: UsersControl;
+  /** The in-app browser, the JS-SDK's wx.config check, snapshot-page users, replaced tickets (browser.ts). */
+  browser: BrowserControl;
 }
 
 // Ten years: far enough for any test, small enough to keep dates representable.
@@ -235,6 +238,7 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
       });
     },
     users: createUsersControl(state),
+    browser: createBrowserControl(state),
   };
   return control;
 }

@@ -8,8 +8,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { persistState, touchingHandler, touchingMethods, type SnapshotFileOptions } from '../persist';
 import { cardRoutes } from './api/card';
+import { JSSDK_STAND_IN } from './browser';
 import { uploadImageRoute } from './api/media';
 import { customSendRoute } from './api/message';
+import { oauthRoutes } from './api/oauth';
 import { qrCodeRoutes } from './api/qrcode';
 import { ticketRoute } from './api/ticket';
 import { userInfoRoute } from './api/user';
@@ -53,10 +55,13 @@ export interface RunningWechatSandbox extends WechatSandbox {
   close(): Promise<void>;
 }
 
+/** Where the JS-SDK stand-in is served (the local stack's JSSDK_SCRIPT_URL). */
+export const JSSDK_STAND_IN_PATH = '/__sandbox/jweixin-1.6.0.js';
+
 // The route table: each WeChat API family contributes its endpoints here.
 const API_ROUTES: readonly ApiRoute[] = [
   ...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes.map((route) => requiring(route, 'cards')),
-  ...qrCodeRoutes, userInfoRoute, customSendRoute,
+  ...qrCodeRoutes, userInfoRoute, customSendRoute, ...oauthRoutes,
 ];
 
 /**
@@ -71,9 +76,18 @@ export function createWechatSandbox(options: WechatSandboxOptions, persistence?:
     ...persistence, schema: SANDBOX_STATE_SCHEMA, transientKeys: SANDBOX_TRANSIENT_KEYS, label: 'WeChat sandbox',
   });
   const control = touchingMethods(createSandboxControl(state, new Set(API_ROUTES.map((route) => route.path))), persisted);
+  const controlHandler = touchingHandler(createControlHandler(control), persisted);
   return {
     handleApi: touchingHandler(createApiHandler(state, API_ROUTES), persisted),
-    handleControl: touchingHandler(createControlHandler(control), persisted),
+    handleControl: async (req, res) => {
+      // The JS-SDK stand-in is a script, not a JSON operation.
+      if ((req.url ?? '').split('?')[0] === JSSDK_STAND_IN_PATH) {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(JSSDK_STAND_IN);
+        return;
+      }
+      await controlHandler(req, res);
+    },
     control,
     state,
     close: async () => persisted?.close(),

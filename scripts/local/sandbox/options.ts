@@ -31,6 +31,11 @@ export interface SandboxAccount {
   openPlatformId: string | null;
   /** The account's own IP whitelist; null = the sandbox-wide one. Mini-programs have none ("不要求 IP 地址在白名单内"). */
   ipWhitelist: string[] | null;
+  /**
+   * 网页授权域名 and JS接口安全域名 (hosts, with the port on the local stack): OAuth's redirect_uri
+   * and a wx.config page must be on one. Absent (older snapshots) or null: not checked.
+   */
+  webDomains?: string[] | null;
 }
 
 /** What options and the control API accept for an account: appid and secret, the rest defaults (a verified service account). */
@@ -96,7 +101,7 @@ export function normalizeOptions(options: WechatSandboxOptions): SandboxConfig {
   };
 }
 
-const ACCOUNT_FIELDS = ['appid', 'secret', 'kind', 'verified', 'originalId', 'name', 'push', 'openPlatformId', 'ipWhitelist'];
+const ACCOUNT_FIELDS = ['appid', 'secret', 'kind', 'verified', 'originalId', 'name', 'push', 'openPlatformId', 'ipWhitelist', 'webDomains'];
 
 /**
  * One account entry, from options or from the control API. Over `existing` (the control API
@@ -125,7 +130,15 @@ export function parseAccount(value: unknown, what: string, existing?: SandboxAcc
     push: record.push === undefined ? (existing?.push ?? null) : record.push === null ? null : parsePush(record.push, `${what}.push`),
     openPlatformId: record.openPlatformId === undefined ? (existing?.openPlatformId ?? null) : record.openPlatformId === null ? null : expectString(record.openPlatformId, `${what}.openPlatformId`),
     ipWhitelist,
+    webDomains: record.webDomains === undefined ? (existing?.webDomains ?? null) : record.webDomains === null ? null : expectHostList(record.webDomains, `${what}.webDomains`),
   };
+}
+
+function expectHostList(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || value.some((host) => typeof host !== 'string' || !/^[a-z0-9.-]+(:[0-9]{1,5})?$/i.test(host))) {
+    throw new SandboxInputError(`${what} must be a list of hosts (host or host:port)`);
+  }
+  return (value as string[]).map((host) => host.toLowerCase());
 }
 
 function parsePush(value: unknown, what: string): SandboxPushConfig {

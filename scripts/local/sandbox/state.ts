@@ -153,6 +153,36 @@ export interface SandboxState {
   nextPushId: number;
   /** How long WeChat waits for a server URL's answer before it retries (5 s; tests shorten it). */
   pushTimeoutMs: number;
+  /** Web OAuth codes by value (api/oauth.ts): single use, 5 minutes. */
+  oauthCodes: Map<string, OauthCodeRecord>;
+  /** User-level access_tokens of web OAuth by value (for /sns/userinfo). */
+  oauthTokens: Map<string, { appid: string; openid: string; scope: string; expiresAtMs: number }>;
+  /** Users WeChat shows the snapshot page (快照页) to: their OAuth ids are virtual (is_snapshotuser). */
+  snapshotUsers: Set<string>;
+  /** The in-app browser's cookies per user (browser.ts): `<user>` → `<origin> <path> <name>` → value. */
+  browserCookies: Map<string, Map<string, string>>;
+  /** Every wx.config the JS-SDK stand-in verified, newest last (at most {@link MAX_PUSH_RECORDS}). */
+  jsapiVerifications: JsapiVerification[];
+}
+
+/** One web OAuth code. */
+export interface OauthCodeRecord {
+  appid: string;
+  user: string;
+  scope: string;
+  issuedAtMs: number;
+  used: boolean;
+  snapshot: boolean;
+}
+
+/** One wx.config as WeChat's client checked it. */
+export interface JsapiVerification {
+  appId: string;
+  url: string;
+  jsApiList: string[];
+  ok: boolean;
+  errMsg: string;
+  atMs: number;
 }
 
 /** How many pushes the sandbox remembers for `GET /__sandbox/pushes` and replays. */
@@ -187,6 +217,11 @@ export function createSandboxState(config: SandboxConfig): SandboxState {
     pushes: [],
     nextPushId: 1,
     pushTimeoutMs: config.pushTimeoutMs,
+    oauthCodes: new Map(),
+    oauthTokens: new Map(),
+    snapshotUsers: new Set(),
+    browserCookies: new Map(),
+    jsapiVerifications: [],
   };
   resetSandboxState(state, { keepAccounts: false });
   return state;
@@ -219,11 +254,21 @@ export function resetSandboxState(state: SandboxState, options: { keepAccounts: 
   state.pushes = [];
   state.nextPushId = 1;
   state.pushTimeoutMs = state.config.pushTimeoutMs;
+  state.oauthCodes.clear();
+  state.oauthTokens.clear();
+  state.snapshotUsers.clear();
+  state.browserCookies.clear();
+  state.jsapiVerifications = [];
 }
 
 // A copy made in this realm, not structuredClone's: the state persists only plain objects of its own realm.
 function copyAccount(account: SandboxAccount): SandboxAccount {
-  return { ...account, push: account.push === null ? null : { ...account.push }, ipWhitelist: account.ipWhitelist === null ? null : [...account.ipWhitelist] };
+  return {
+    ...account,
+    push: account.push === null ? null : { ...account.push },
+    ipWhitelist: account.ipWhitelist === null ? null : [...account.ipWhitelist],
+    webDomains: account.webDomains === undefined || account.webDomains === null ? null : [...account.webDomains],
+  };
 }
 
 export function emptyCounters(): SandboxCounters {

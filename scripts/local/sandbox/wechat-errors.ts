@@ -44,6 +44,9 @@ export const WechatErrcode = {
   STOCK_OUT_OF_LIMIT: 45031,
   GET_LIMIT_EXCEEDED: 45033,
   DATA_FORMAT_ERROR: 47001,
+  INVALID_OAUTH_CODE: 40029,
+  OAUTH_CODE_USED: 40163,
+  CODE_MISSING: 41008,
 } as const;
 
 /** WeChat's errmsg for each errcode, without the " rid: …" suffix. */
@@ -81,6 +84,9 @@ export const WECHAT_ERRMSG: Readonly<Record<number, string>> = {
   [WechatErrcode.STOCK_OUT_OF_LIMIT]: 'stock is out of limit',
   [WechatErrcode.GET_LIMIT_EXCEEDED]: 'user get card num is out of get_limit',
   [WechatErrcode.DATA_FORMAT_ERROR]: 'data format error',
+  [WechatErrcode.INVALID_OAUTH_CODE]: 'invalid code',
+  [WechatErrcode.OAUTH_CODE_USED]: 'code been used',
+  [WechatErrcode.CODE_MISSING]: 'missing code',
 };
 
 /** The JSON body of a WeChat error reply. */

@@ -45,6 +45,8 @@ export interface RawReply {
   status: number;
   contentType: string;
   body: Buffer;
+  /** More headers (a redirect's Location). */
+  headers?: Record<string, string>;
 }
 
 // Card logos may be up to 1 MB, plus the multipart envelope.
@@ -111,7 +113,7 @@ export function createApiHandler(state: SandboxState, routes: readonly ApiRoute[
     }
     if (route.handleRaw !== undefined) {
       const raw = await route.handleRaw(state, request);
-      if (!res.headersSent && !res.destroyed) res.writeHead(raw.status, { 'content-type': raw.contentType, 'content-length': raw.body.length }).end(raw.body);
+      if (!res.headersSent && !res.destroyed) res.writeHead(raw.status, { ...raw.headers, 'content-type': raw.contentType, 'content-length': raw.body.length }).end(raw.body);
       return;
     }
     const needed = route.requires?.(request);
