@@ -90,6 +90,10 @@ export const claimSessionProof: CallerProof<ClaimPageDeps, ClaimVisitor> = {
 };
 
 const MAX_LINK_TTL_MINUTES = 60;
+/** Claim refusals that may not hold a moment later: the page keeps its button for them. */
+const RETRYABLE: ReadonlySet<string> = new Set([
+  RefusalReason.REGION, RefusalReason.PAUSED, RefusalReason.NOT_STARTED, RefusalReason.CLAIM_IN_PROGRESS, PageReason.RATE_LIMITED, PageReason.ERROR,
+]);
 const SCAN_WINDOW_MS = 60_000;
 const JS_API_LIST = ['hideOptionMenu', 'closeWindow'];
 const TICKET_RECOVERY_GAP_MS = 60_000;
@@ -314,8 +318,13 @@ async function showPage(deps: ClaimPageDeps, visitor: ClaimVisitor): Promise<Htt
   if (session.stage === 'authorizing' || session.serviceOpenid === null) return page(deps, { ...base, state: 'refused', message: refusalText(PageReason.OAUTH_FAILED), reason: PageReason.OAUTH_FAILED });
   const claimDoc = await claimOf(deps, campaign, session.serviceOpenid);
   if (claimDoc === null) {
-    if (session.refusal !== null) return page(deps, { ...base, state: 'refused', message: refusalText(session.refusal), reason: session.refusal });
-    return page(deps, { ...base, state: 'ready', message: '恭喜获得一个红包', detail: '点击下方按钮领取，红包将发到服务号的对话中', csrf: csrfTokenOf(deps.settings.csrfKey, own.token) });
+    const csrf = csrfTokenOf(deps.settings.csrfKey, own.token);
+    if (session.refusal !== null) {
+      // A refusal that can change (another network, a minute later, the campaign resumed) keeps the button.
+      const retry = RETRYABLE.has(session.refusal) ? { csrf } : {};
+      return page(deps, { ...base, state: 'refused', message: refusalText(session.refusal), reason: session.refusal, ...retry });
+    }
+    return page(deps, { ...base, state: 'ready', message: '恭喜获得一个红包', detail: '点击下方按钮领取，红包将发到服务号的对话中', csrf });
   }
   // The person's claim came through another link (they followed two accounts): they have it already.
   const other = session.link !== null && !claimDoc.keys.includes(openidKey(session.link.appId, session.link.openid)) && session.link.appId !== deps.serviceAppId;

@@ -47,10 +47,10 @@ const ICONS: Record<PageState, string> = {
 function body(view: PageView): Html {
   const amount = view.amountFen === undefined ? '' : html`<p class="claim__amount" data-test="amount">${yuan(view.amountFen)}<small>元</small></p>`;
   let actions: Html | string = '';
-  if (view.state === 'ready' && view.csrf !== undefined) {
+  if ((view.state === 'ready' || view.state === 'refused') && view.csrf !== undefined) {
     actions = html`<form method="post" action="/claim/claim" data-claim>
       <input type="hidden" name="csrf" value="${view.csrf}">
-      <button type="submit" class="weui-btn weui-btn_primary" data-test="claim">领取红包</button>
+      <button type="submit" class="weui-btn weui-btn_primary" data-test="claim">${view.state === 'ready' ? '领取红包' : '再试一次'}</button>
     </form>`;
   } else if (view.state === 'waiting' && view.transfer !== undefined) {
     actions = html`<button type="button" class="weui-btn weui-btn_primary" data-test="confirm" data-transfer
