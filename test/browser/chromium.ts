@@ -27,7 +27,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(suite: string): Promise<Browser> {
+/** A phone-sized window with a browser of its own (the claim pages play WeChat's in-app browser this way). */
+export interface LaunchOptions {
+  userAgent?: string;
+  viewport?: { width: number; height: number };
+}
+
+export async function launchChromium(suite: string, options: LaunchOptions = {}): Promise<Browser> {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'chromium-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
@@ -35,7 +41,8 @@ export async function launchChromium(suite: string): Promise<Browser> {
     // playwright passes the fresh profile as --user-data-dir itself.
     args: CHROMIUM_FLAGS,
     acceptDownloads: true,
-    viewport: { width: 1280, height: 900 },
+    viewport: options.viewport ?? { width: 1280, height: 900 },
+    ...(options.userAgent === undefined ? {} : { userAgent: options.userAgent }),
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const folder = path.join(ARTIFACTS_DIR, suite);
