@@ -327,7 +327,7 @@ async function showPage(deps: ClaimPageDeps, visitor: ClaimVisitor): Promise<Htt
     return page(deps, { ...base, state: 'ready', message: '恭喜获得一个红包', detail: '点击下方按钮领取，红包将发到服务号的对话中', csrf });
   }
   // The person's claim came through another link (they followed two accounts): they have it already.
-  const other = session.link !== null && !claimDoc.keys.includes(openidKey(session.link.appId, session.link.openid)) && session.link.appId !== deps.serviceAppId;
+  const other = claimDoc.channel !== null && claimDoc.channel !== channelOf(session);
   return page(deps, claimView(deps, campaign, claimDoc, base, other));
 }
 
