@@ -39,8 +39,8 @@ describeInBrowser('the claim pages in Chromium as WeChat\'s in-app browser', () 
   }
 
   async function jssdk(expected: RegExp): Promise<string> {
-    await browser.page.waitForFunction((pattern) => new RegExp(pattern).test(document.body.dataset.jssdk ?? ''), expected.source, { timeout: 10_000 });
-    return browser.page.evaluate(() => document.body.dataset.jssdk ?? '');
+    await browser.page.waitForFunction(`new RegExp(${JSON.stringify(expected.source)}).test(document.body.dataset.jssdk || '')`, undefined, { timeout: 10_000 });
+    return browser.page.evaluate<string>("document.body.dataset.jssdk || ''");
   }
 
   async function verifications(): Promise<Verification[]> {
@@ -74,7 +74,7 @@ describeInBrowser('the claim pages in Chromium as WeChat\'s in-app browser', () 
     const last = (await verifications()).at(-1)!;
     expect(last).toMatchObject({ ok: true, errMsg: 'config:ok', url: `${stack.url}/claim/page` });
     expect(last.jsApiList).toContain('hideOptionMenu');
-    expect(await browser.page.evaluate(() => (window as unknown as { __sandboxWx: { calls: string[] } }).__sandboxWx.calls)).toContain('hideOptionMenu');
+    expect(await browser.page.evaluate<string[]>('window.__sandboxWx.calls')).toContain('hideOptionMenu');
     await browser.screenshot('01-follow-ready');
   });
 

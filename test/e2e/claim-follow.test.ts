@@ -234,7 +234,7 @@ describe('follow-to-claim campaigns', () => {
 
     await campaignCliQuiet(['--local', stack.url, 'leave', 'follow-e2e', SERVICE, 'summer-poster']);
     // Instances see it within their 30 s copy of the channels; the database says so at once.
-    expect((await operatorStore(stack).get<{ campaignId: string | null }>(COLLECTIONS.channels, `${SERVICE}:summer-poster`))?.campaignId).toBeNull();
+    expect((await operatorStore(stack).get<{ _id: string; campaignId: string | null }>(COLLECTIONS.channels, `${SERVICE}:summer-poster`))?.campaignId).toBeNull();
     await expect(campaignCliQuiet(['--local', stack.url, 'join', 'follow-e2e', SUB_A, 'some-poster'])).rejects.toThrow(/cannot make parametric QR codes/);
     await expect(campaignCliQuiet(['--local', stack.url, 'leave', 'follow-e2e', SUB_A, 'some-poster'])).rejects.toThrow(/not a channel of follow-e2e/);
   });
