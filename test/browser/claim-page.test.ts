@@ -20,6 +20,8 @@ if (!chromiumInstalled) {
 }
 
 interface Verification { url: string; ok: boolean; errMsg: string; jsApiList: string[] }
+/** What the page's window holds, as the tests read it (this file is compiled without the DOM's types). */
+interface PageGlobals { document: { body: { dataset: Record<string, string | undefined> } }; __sandboxWx: { calls: string[] } }
 
 describeInBrowser('the claim pages in Chromium as WeChat\'s in-app browser', () => {
   let stack: Stack;
@@ -39,8 +41,9 @@ describeInBrowser('the claim pages in Chromium as WeChat\'s in-app browser', () 
   }
 
   async function jssdk(expected: RegExp): Promise<string> {
-    await browser.page.waitForFunction(`new RegExp(${JSON.stringify(expected.source)}).test(document.body.dataset.jssdk || '')`, undefined, { timeout: 10_000 });
-    return browser.page.evaluate<string>("document.body.dataset.jssdk || ''");
+    // Functions, not strings: the page's CSP allows no eval, which is part of what this proves.
+    await browser.page.waitForFunction((source: string) => new RegExp(source).test((globalThis as unknown as PageGlobals).document.body.dataset.jssdk ?? ''), expected.source, { timeout: 10_000 });
+    return browser.page.evaluate(() => (globalThis as unknown as PageGlobals).document.body.dataset.jssdk ?? '');
   }
 
   async function verifications(): Promise<Verification[]> {
@@ -74,7 +77,7 @@ describeInBrowser('the claim pages in Chromium as WeChat\'s in-app browser', () 
     const last = (await verifications()).at(-1)!;
     expect(last).toMatchObject({ ok: true, errMsg: 'config:ok', url: `${stack.url}/claim/page` });
     expect(last.jsApiList).toContain('hideOptionMenu');
-    expect(await browser.page.evaluate<string[]>('window.__sandboxWx.calls')).toContain('hideOptionMenu');
+    expect(await browser.page.evaluate(() => (globalThis as unknown as PageGlobals).__sandboxWx.calls)).toContain('hideOptionMenu');
     await browser.screenshot('01-follow-ready');
   });
 
