@@ -134,6 +134,76 @@ const cashPacket: DemoStep = {
   },
 };
 
+/** What a claim page shows: its card's state and reason, and the claim form's CSRF token. */
+function pageState(body: string): { state: string; reason: string; csrf: string | undefined } {
+  return {
+    state: /data-state="([^"]*)"/.exec(body)?.[1] ?? '',
+    reason: /data-reason="([^"]*)"/.exec(body)?.[1] ?? '',
+    csrf: /name="csrf" value="([^"]+)"/.exec(body)?.[1],
+  };
+}
+
+/** A 广东省 address, and one in 北京, as ip2region's data has them. */
+const SHENZHEN_IP = '120.24.78.68';
+const BEIJING_IP = '202.106.0.20';
+
+const followToClaim: DemoStep = {
+  title: 'Follow-to-claim (read README "Claim pages" first: WeChat forbids inducing follows)',
+  explain: 'A sandbox user follows a subscription account; the passive reply carries a signed link; WeChat\'s browser (played by the sandbox) opens it, OAuth on the service account proves who it is, and one cash packet is paid. The same user, a forwarded link, a re-follow and an outside IP are refused.',
+  async run(ctx) {
+    // A channel belongs to one campaign, and a subscription account has one channel: the tour uses npm start's
+    // demo campaign (the banner's), creating it on a stack that has none.
+    const id = 'follow-demo';
+    const listed = JSON.parse(await ctx.cli('campaign', ['--local', ctx.url, '--json', 'list'])) as { campaigns: Array<{ _id: string }> };
+    if (!listed.campaigns.some((campaign) => campaign._id === id)) await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'follow.json', id)]);
+    const sub = 'wx10ca1000000000a3';
+    const user = `amy-${ctx.run}`;
+    const delivery = await ctx.post<{ reply: { Content?: string } | null }>('/__sandbox/users/follow', { user, appid: sub });
+    const link = /href="([^"]+)"/.exec(delivery.reply?.Content ?? '')?.[1];
+    if (link === undefined) throw new DemoStepError(`the follow's reply has no claim link: ${JSON.stringify(delivery).slice(0, 300)}`);
+    ctx.set('LINK', link);
+    const open = (who: string, url: string, clientIp: string) => ctx.post<{ body: string }>('/__sandbox/browser/open', { user: who, url, clientIp });
+    const page = pageState((await open(user, link, SHENZHEN_IP)).body);
+    if (page.csrf === undefined) throw new DemoStepError(`the claim page offers no button: ${page.state} ${page.reason}`);
+    const claimed = pageState((await ctx.post<{ body: string }>('/__sandbox/browser/open', { user, url: `${ctx.url}/claim/claim`, method: 'POST', form: { csrf: page.csrf }, clientIp: SHENZHEN_IP })).body);
+    if (claimed.state !== 'paid') throw new DemoStepError(`the claim ended ${claimed.state} ${claimed.reason}`);
+    ctx.print(`  → ${claimed.state}: one cash packet in the service account's chat`);
+    const again = pageState((await open(user, link, SHENZHEN_IP)).body);
+    const forwarded = pageState((await open(`bob-${ctx.run}`, link, SHENZHEN_IP)).body);
+    await ctx.post('/__sandbox/users/unfollow', { user, appid: sub });
+    await ctx.post('/__sandbox/clock', { advanceMs: 1_000 });
+    const refollow = await ctx.post<{ reply: { Content?: string } | null }>('/__sandbox/users/follow', { user, appid: sub });
+    const farUser = `cai-${ctx.run}`;
+    const farLink = /href="([^"]+)"/.exec((await ctx.post<{ reply: { Content?: string } | null }>('/__sandbox/users/follow', { user: farUser, appid: sub })).reply?.Content ?? '')?.[1] ?? '';
+    const far = pageState((await open(farUser, farLink, BEIJING_IP)).body);
+    const farClaim = far.csrf === undefined ? far : pageState((await ctx.post<{ body: string }>('/__sandbox/browser/open', { user: farUser, url: `${ctx.url}/claim/claim`, method: 'POST', form: { csrf: far.csrf }, clientIp: BEIJING_IP })).body);
+    ctx.print(`  → the same user again: ${again.state} (the same packet); a forwarded link: ${forwarded.reason}; a re-follow: "${refollow.reply?.Content ?? ''}"; from 北京: ${farClaim.reason}`);
+    if (again.state !== 'paid' || forwarded.reason !== 'link_reused' || (refollow.reply?.Content ?? '').includes('/claim/f') || farClaim.reason !== 'region') {
+      throw new DemoStepError('a refusal of the follow campaign did not hold');
+    }
+    await ctx.cli('campaign', ['--local', ctx.url, 'show', id]);
+  },
+};
+
+const webviewClaim: DemoStep = {
+  title: 'The mini-program web-view claim page',
+  explain: 'A mini-program user asks claimPageToken for a one-time page token (identity from the platform), opens the claim page with it in a web-view, and OAuth on the service account links and pays them.',
+  async run(ctx) {
+    const id = `demo-webview-${ctx.run}`;
+    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'webview.json', id)]);
+    const user = `wen-${ctx.run}`;
+    const ids = (await (await fetch(`${ctx.url}/__sandbox/users?user=${user}`)).json()) as { openids: Record<string, string>; unionids: Record<string, string> };
+    const caller = { type: 'miniprogram', openid: ids.openids[MP_APPID], appid: MP_APPID, unionid: Object.values(ids.unionids)[0] };
+    const token = expectOk<{ url: string }>(await ctx.post('/functions/claimPageToken', { data: { campaignId: id }, caller }), 'claimPageToken');
+    ctx.set('WEBVIEW_URL', token.url);
+    const page = pageState((await ctx.post<{ body: string }>('/__sandbox/browser/open', { user, url: token.url, clientIp: SHENZHEN_IP })).body);
+    if (page.csrf === undefined) throw new DemoStepError(`the web-view page offers no button: ${page.state} ${page.reason}`);
+    const claimed = pageState((await ctx.post<{ body: string }>('/__sandbox/browser/open', { user, url: `${ctx.url}/claim/claim`, method: 'POST', form: { csrf: page.csrf }, clientIp: SHENZHEN_IP })).body);
+    if (claimed.state !== 'paid') throw new DemoStepError(`the web-view claim ended ${claimed.state} ${claimed.reason}`);
+    ctx.print(`  → ${claimed.state}, to the user's service-account openid (now linked to their unionid)`);
+  },
+};
+
 const operatorConsole: DemoStep = {
   title: 'The operator console',
   explain: 'Operators are created by the CLI only; the console signs them in (scrypt password, session cookie, CSRF on every change) and shows every campaign, account and packet above.',
@@ -151,8 +221,8 @@ const operatorConsole: DemoStep = {
   },
 };
 
-/** The tour, in order. Follow campaigns and merchant transfers add their steps here when they land. */
-export const DEMO_STEPS: readonly DemoStep[] = [credentials, card, miniProgramPacket, cashPacket, operatorConsole];
+/** The tour, in order. */
+export const DEMO_STEPS: readonly DemoStep[] = [credentials, card, miniProgramPacket, cashPacket, followToClaim, webviewClaim, operatorConsole];
 
 function runProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

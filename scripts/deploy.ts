@@ -29,12 +29,16 @@ const DEFAULTS: Record<string, string> = {
 export const OPTIONAL_FEATURES: Record<string, { feature: string; variables: string[] }> = {
   redPackets: { feature: 'red packets (sendRedPacket)', variables: ['WX_MP_APPID', 'PAY_MCH_ID', 'PAY_API_KEY'] },
   transfers: { feature: 'merchant transfers (sendRedPacket, payNotify)', variables: ['WX_MP_APPID', 'PAY_MCH_ID', TRANSFER_NOTIFY_URL_SETTING] },
+  claimPages: { feature: 'claim pages (claimPage, claimPageToken, and follow campaigns\' links in receivePush)', variables: ['CLAIM_PAGE_ORIGIN'] },
 };
 const OPTIONAL = new Set(Object.values(OPTIONAL_FEATURES).flatMap((feature) => feature.variables));
+/** Settings a feature may do without (the claim pages' extra hosts and verification files). */
+const MAY_BE_UNSET: ReadonlySet<string> = new Set(['CLAIM_PAGE_HOSTS', 'WX_VERIFY_FILES']);
 
 /**
- * Whether each feature is off: none of its settings given, or another feature complete and none
- * of the settings only this one has given. Anything between is half a feature, worth stopping for.
+ * Whether each feature is off: none of its settings given, or another feature that shares settings
+ * with it complete and none of the settings only this one has given. Anything between is half a
+ * feature, worth stopping for.
  */
 function offFeatures(env: Record<string, string | undefined>): Set<string> {
   const features = Object.entries(OPTIONAL_FEATURES);
@@ -42,7 +46,7 @@ function offFeatures(env: Record<string, string | undefined>): Set<string> {
   return new Set(features.filter(([key, { variables }]) => {
     if (variables.every((name) => !env[name])) return true;
     const own = variables.filter((name) => features.every(([other, entry]) => other === key || !entry.variables.includes(name)));
-    return complete.some(([other]) => other !== key) && own.every((name) => !env[name]);
+    return complete.some(([other, entry]) => other !== key && entry.variables.some((name) => variables.includes(name))) && own.every((name) => !env[name]);
   }).map(([key]) => key));
 }
 
@@ -108,7 +112,7 @@ export function checkDeploySettings(given: Record<string, string | undefined>): 
     const value = env[name];
     if (value === undefined || value.trim() === '') {
       // A feature left off entirely is fine; half its settings is a mistake worth stopping for.
-      if (!off.has(name)) problems.push(`${name} is missing (set it in .env; see .env.example)${OPTIONAL.has(name) ? ' — or leave all of its feature\'s settings unset' : ''}`);
+      if (!off.has(name) && !MAY_BE_UNSET.has(name)) problems.push(`${name} is missing (set it in .env; see .env.example)${OPTIONAL.has(name) ? ' — or leave all of its feature\'s settings unset' : ''}`);
     }
     // tcb substitutes values as raw text inside JSON: these characters would corrupt it.
     else if (/["\\\n\r]/.test(value)) problems.push(`${name} contains a quote, backslash or newline, which tcb's templating cannot carry`);
@@ -124,6 +128,10 @@ export function checkDeploySettings(given: Record<string, string | undefined>): 
     } catch {
       problems.push(`${TRANSFER_NOTIFY_URL_SETTING} must be payNotify's public URL: https://<your HTTP access domain>/pay/notify (https, no query string, at most 256 characters)`);
     }
+  }
+  const origin = env.CLAIM_PAGE_ORIGIN;
+  if (origin && !/^https:\/\/[a-z0-9.-]+(:[0-9]+)?$/i.test(origin)) {
+    problems.push('CLAIM_PAGE_ORIGIN must be the claim page\'s https://<domain> (no path): a custom domain bound to HTTP access, also the 网页授权域名 and JS接口安全域名');
   }
   const reader = envReader(env);
   readTokenFetcherConfig(reader);

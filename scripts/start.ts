@@ -1,4 +1,11 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import tcb from '@cloudbase/node-sdk';
+import { createNodeSdkStore } from '../shared/store/nodeSdk';
+import { COLLECTIONS } from '../shared/store/port';
 import { buildFunctions } from './build';
+import { createCampaign } from './campaign';
+import { ROOT } from './lib/cloudbaserc';
 import { startBanner } from './lib/banner';
 import { loadCloudbaseRc } from './lib/cloudbaserc';
 import { FIXED_EGRESS_ADDRESS, LOCAL_ACCOUNT, startStack } from './local/stack';
@@ -17,7 +24,9 @@ async function main(): Promise<void> {
       await buildFunctions();
     },
   });
+  const followDemo = await seedFollowDemo(stack.url);
   console.log(startBanner({
+    followDemo,
     url: stack.url,
     payUrl: stack.pay.url,
     functions: loadCloudbaseRc({}).functions,
@@ -42,6 +51,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * The demo follow campaign (scripts/campaign-templates/follow.json: the three local accounts' own
+ * channels, 广东省 and loopback) the banner's tour uses: created on the first start, kept after.
+ */
+async function seedFollowDemo(url: string): Promise<{ campaignId: string; open: boolean }> {
+  process.env.TENCENTCLOUD = 'true';
+  const store = createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${url}/admin` } as never).database());
+  const template = JSON.parse(readFileSync(path.join(ROOT, 'scripts', 'campaign-templates', 'follow.json'), 'utf8')) as { id: string };
+  const existing = await store.get<{ _id: string; endsAtMs: number }>(COLLECTIONS.redPacketCampaigns, template.id);
+  if (existing !== null) return { campaignId: template.id, open: existing.endsAtMs > Date.now() };
+  await createCampaign(store, template);
+  return { campaignId: template.id, open: true };
 }
 
 main().catch((error: unknown) => {

@@ -15,12 +15,28 @@ export interface BannerInput {
   miniProgramAppId: string;
   mchId: string;
   fixedEgressAddress: string;
+  /** The demo follow campaign npm start keeps (scripts/start.ts), for the follow-to-claim tour. */
+  followDemo?: { campaignId: string; open: boolean };
 }
 
 /** What each HTTP route is for and how to start with it; routes not listed here still appear. */
 const ROUTE_HINTS: Readonly<Record<string, string>> = {
   opsConsole: 'the operator console: create a sign-in with `npm run console -- --local operator-add NAME --generate`',
+  claimPage: 'the claim pages of follow and web-view campaigns (/claim/f?l=… from a follow\'s reply, /claim/w?t=… from claimPageToken)',
 };
+
+/** The follow-to-claim tour: follow as a sandbox user, open the reply's link in WeChat's browser (the sandbox plays it). */
+function followTour(url: string, demo: { campaignId: string; open: boolean }): string {
+  return `
+Follow-to-claim (campaign ${demo.campaignId}${demo.open ? '' : ', ENDED: create another from scripts/campaign-templates/follow.json with --id'}): claim pages at ${url}/claim/…
+  1. a sandbox user follows a subscription account; the reply carries the claim link ${url}/claim/f?l=…
+     curl -s -XPOST ${url}/__sandbox/users/follow -d '{"user":"amy","appid":"wx10ca1000000000a3"}'
+  2. amy opens it in WeChat's browser (the sandbox plays it: OAuth, cookies), from a 广东省 address:
+     curl -s -XPOST ${url}/__sandbox/browser/open -d '{"user":"amy","url":"<the link>","clientIp":"120.24.78.68"}'
+  3. and presses the button (the page's csrf value):
+     curl -s -XPOST ${url}/__sandbox/browser/open -d '{"user":"amy","url":"${url}/claim/claim","method":"POST","form":{"csrf":"<csrf>"},"clientIp":"120.24.78.68"}'
+  In Chromium: cookie wechat_sandbox_user=amy on 127.0.0.1 and a MicroMessenger User-Agent. The funnel: npm run campaign -- --local show ${demo.campaignId}`;
+}
 
 export function startBanner(input: BannerInput): string {
   const { url } = input;
@@ -55,6 +71,8 @@ Sandboxes:
   local CloudBase ${url}/admin (environment "${input.envId}"), GET ${url}/__local/stats; data and sandbox state in .local/ (delete it to start empty)
   fixed outbound IP of getToken: ${input.fixedEgressAddress} (the only address the WeChat sandbox whitelists)
 
-Next: \`npm run demo\` in another terminal walks through every flow and ends at the console.
+${input.followDemo === undefined ? '' : `${followTour(url, input.followDemo)}
+
+`}Next: \`npm run demo\` in another terminal walks through every flow and ends at the console.
 Ctrl-C stops everything.`;
 }

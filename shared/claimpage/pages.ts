@@ -5,9 +5,38 @@
  * never carries an amount the browser could choose, a token, a ticket or a key: the claim form
  * holds only its CSRF token.
  */
-import { html, yuan, type Html } from '../console/html';
 import type { HttpResponse } from '../http/response';
 import type { ClaimAssetUrls } from './assets';
+
+/** Markup that is already safe; everything else interpolated into {@link html} is escaped. */
+class Html {
+  constructor(readonly text: string) {}
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
+
+type Value = Html | string | number | null | undefined | false | readonly Value[];
+
+function render(value: Value): string {
+  if (value instanceof Html) return value.text;
+  if (Array.isArray(value)) return value.map((item) => render(item)).join('');
+  if (value === null || value === undefined || value === false) return '';
+  return String(value).replace(/[&<>"'`]/g, (char) => ESCAPES[char]!);
+}
+
+/** Tagged template: campaign texts and WeChat's values are escaped, nested fragments stay markup. */
+function html(strings: TemplateStringsArray, ...values: Value[]): Html {
+  let out = strings[0] ?? '';
+  values.forEach((value, index) => {
+    out += render(value) + (strings[index + 1] ?? '');
+  });
+  return new Html(out);
+}
+
+/** 12345 fen → "123.45". */
+function yuan(fen: number): string {
+  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+}
 
 export type PageState = 'ready' | 'pending' | 'paid' | 'received' | 'waiting' | 'refused' | 'info';
 

@@ -12,7 +12,7 @@
 import type { Logger } from '../log';
 import { channelReply, type ReplyHook } from '../push/receiver';
 import { COLLECTIONS, type DocumentStore } from '../store/port';
-import type { ClaimLinkDoc } from '../claims/eligibility/follow';
+import { followInWindow, type ClaimLinkDoc } from '../claims/eligibility/follow';
 import { RefusalReason } from '../claims/errors';
 import { countFunnel, followChannelKey } from '../claims/funnel';
 import { readCampaign, type CampaignDoc } from '../claims/model';
@@ -55,7 +55,7 @@ export function followCampaignReply(options: FollowReplyOptions): ReplyHook {
     const campaign = await campaignOf(channel.campaignId);
     if (campaign === null || campaign.eligibility !== 'follow' || campaign.follow === undefined) return fallback(context);
     // A follow outside the window is not the campaign's: the channel's own reply, nothing counted.
-    if (facts.atMs < campaign.startsAtMs || facts.atMs >= campaign.endsAtMs) return fallback(context);
+    if (!followInWindow(campaign, facts.atMs)) return fallback(context);
     const token = signClaimLink(options.linkKey, { campaignId: campaign._id, appId: facts.appId, channel: facts.channel, openid: facts.openid, followAtMs: facts.atMs });
     const isNew = facts.firstFollow;
     const nowMs = now();

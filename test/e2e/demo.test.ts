@@ -19,7 +19,9 @@ describe('npm run demo', () => {
 
     const output = lines.join('\n');
     expect({ code, tail: output.slice(-1500) }).toMatchObject({ code: 0 });
-    for (const step of ['Credentials', 'A card coupon, from template to redemption', 'A mini-program red packet', 'A cash red packet', 'The operator console']) expect(output).toContain(step);
+    for (const step of ['Credentials', 'A card coupon, from template to redemption', 'A mini-program red packet', 'A cash red packet', 'Follow-to-claim', 'The mini-program web-view claim page', 'The operator console']) expect(output).toContain(step);
+    expect(output).toMatch(/→ the same user again: paid \(the same packet\); a forwarded link: link_reused; a re-follow: ".*仅限首次关注的新用户.*"; from 北京: region/);
+    expect(output).toMatch(/^LINK=.*\/claim\/f\?l=/m);
     expect(output).toMatch(/^CARD=p[0-9A-Za-z_-]{27}$/m);
     expect(output).toMatch(/^CODE=\d+$/m);
     expect(output).toContain('→ a second scan: already_consumed');

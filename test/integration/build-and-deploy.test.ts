@@ -36,12 +36,13 @@ describe('cloudbaserc.json', () => {
     const rendered = loadCloudbaseRc({ WX_OA_APPSECRET: 'THE-APP-SECRET' });
     for (const fn of rendered.functions) {
       const hasSecret = Object.values(fn.envVariables).includes('THE-APP-SECRET');
-      expect({ name: fn.name, hasSecret }).toEqual({ name: fn.name, hasSecret: fn.name === 'getToken' });
+      // claimPage exchanges OAuth codes, which needs the service account's AppSecret (sns/oauth2/access_token; no token is fetched with it).
+      expect({ name: fn.name, hasSecret }).toEqual({ name: fn.name, hasSecret: fn.name === 'getToken' || fn.name === 'claimPage' });
     }
     const raw = JSON.parse(readFileSync(path.join(ROOT, 'cloudbaserc.json'), 'utf8')) as { functions: Array<{ name: string; envVariables?: Record<string, string> }> };
     expect(raw.functions.find((fn) => fn.name === 'getToken')?.envVariables?.WX_OA_APPSECRET).toBe('{{env.WX_OA_APPSECRET}}');
-    // getToken for the official accounts' IP whitelist, sendRedPacket for the merchant's API allow-list (transfers).
-    expect(rc.functions.filter((fn) => fn.publicNetConfig).map((fn) => fn.name)).toEqual(['getToken', 'sendRedPacket']);
+    // getToken for the official accounts' IP whitelist, sendRedPacket and claimPage for the merchant's API allow-list (transfers).
+    expect(rc.functions.filter((fn) => fn.publicNetConfig).map((fn) => fn.name)).toEqual(['getToken', 'sendRedPacket', 'claimPage']);
   });
 
   it('gives payNotify its HTTP-access route and nothing but the merchant id', () => {
@@ -99,7 +100,10 @@ describe('npm run build', () => {
 
   it('keeps the console (its pages, weui, uPlot) in opsConsole\'s bundle and out of every other', () => {
     const consoleInputs = (packages: Record<string, number>) => Object.keys(packages).filter((p) => p.startsWith('shared/console/') || p === 'weui' || p === 'uplot' || p.startsWith('browser-script:'));
-    for (const fn of report.filter((entry) => entry.name !== 'opsConsole')) expect(consoleInputs(fn.packages)).toEqual([]);
+    // The claim page has weui and a script of its own, and nothing of the console's.
+    const claimPage = report.find((entry) => entry.name === 'claimPage')!;
+    expect(consoleInputs(claimPage.packages).filter((p) => p !== 'weui' && !p.endsWith('shared/claimpage/assets/claim.ts'))).toEqual([]);
+    for (const fn of report.filter((entry) => entry.name !== 'opsConsole' && entry.name !== 'claimPage')) expect(consoleInputs(fn.packages)).toEqual([]);
     const opsConsole = report.find((entry) => entry.name === 'opsConsole')!;
     expect(consoleInputs(opsConsole.packages)).toEqual(expect.arrayContaining(['shared/console/app.ts', 'weui', 'uplot']));
     // weui's stylesheet, uPlot, the pages: about 0.3 MB on top of wx-server-sdk.
@@ -115,6 +119,7 @@ describe('npm run deploy', () => {
     WX_TOKEN_MODE: 'stable',
     WX_API_BASE_URL: 'https://api.weixin.qq.com',
     REF_SIGNING_SECRET: 'a-random-server-secret-of-32-chars-or-more',
+    CLAIM_PAGE_ORIGIN: 'https://h5.example.com',
   };
 
   const redPackets = { WX_MP_APPID: 'wx00000000000000b2', PAY_MCH_ID: '1900000109', PAY_API_KEY: '0123456789abcdef0123456789abcdef' };

@@ -53,6 +53,13 @@ describe('the start banner', () => {
   const banner = startBanner({
     url: 'http://127.0.0.1:3000', payUrl: 'https://127.0.0.1:45678', functions: rc.functions, envId: 'local-dev',
     officialAppId: 'wx10ca1000000000a1', miniProgramAppId: 'wx10ca1000000000b2', mchId: '1900000109', fixedEgressAddress: '127.0.0.2',
+    followDemo: { campaignId: 'follow-demo', open: true },
+  });
+
+  it('tells how to follow the demo follow campaign as a sandbox user and open its claim page', () => {
+    expect(banner).toContain('Follow-to-claim (campaign follow-demo): claim pages at http://127.0.0.1:3000/claim/…');
+    expect(banner).toContain(`curl -s -XPOST http://127.0.0.1:3000/__sandbox/users/follow -d '{"user":"amy","appid":"wx10ca1000000000a3"}'`);
+    expect(banner).toContain('http://127.0.0.1:3000/__sandbox/browser/open');
   });
 
   it('lists every function and every HTTP route of cloudbaserc.json', () => {

@@ -36,6 +36,7 @@ describe('the function security rules', () => {
       decryptCode: { invoke: 'auth != null' },
       consumeCode: { invoke: 'auth != null' },
       sendRedPacket: { invoke: 'auth != null' },
+      claimPageToken: { invoke: 'auth != null' },
     });
   });
 

@@ -114,7 +114,7 @@ export const followers: EligibilityModule<FollowProof> = {
     if (ledger === null || ledger.preExisting || ledger.firstFollowAtMs !== link.followAtMs || wasFollowerBefore(ledger, link.followAtMs)) {
       throw refusal(RefusalReason.NOT_NEW);
     }
-    if (link.followAtMs < campaign.startsAtMs || link.followAtMs >= campaign.endsAtMs) throw refusal(RefusalReason.FOLLOW_OUTSIDE_WINDOW);
+    if (!followInWindow(campaign, link.followAtMs)) throw refusal(RefusalReason.FOLLOW_OUTSIDE_WINDOW);
     const unionid = proof.unionid ?? ledger.unionid ?? undefined;
     const primary = openidKey(proof.serviceAppId, proof.serviceOpenid);
     const follower = openidKey(link.appId, link.openid);
@@ -132,6 +132,14 @@ export const followers: EligibilityModule<FollowProof> = {
   },
   payee: linkedPayee,
 };
+
+/**
+ * Whether a follow at `atMs` (WeChat's CreateTime: whole seconds) is inside the campaign's window;
+ * a follow in the second the campaign starts counts.
+ */
+export function followInWindow(campaign: { startsAtMs: number; endsAtMs: number }, atMs: number): boolean {
+  return atMs >= Math.floor(campaign.startsAtMs / 1000) * 1000 && atMs < campaign.endsAtMs;
+}
 
 /**
  * How the person who opened a link is tied to the follower (decided at the OAuth callback):
