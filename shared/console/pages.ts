@@ -121,6 +121,17 @@ function countList(test: string, items: ReadonlyArray<{ label: string; count: nu
   return html`<ul class="console-counts" data-test="${test}">${items.map((item) => html`<li><code>${item.label}</code> <b>${item.count}</b></li>`)}</ul>`;
 }
 
+/** A claim-page campaign's funnel: one row per channel, its refusals beside it. */
+function funnelTable(detail: CampaignDetail): Html {
+  if (detail.funnel.length === 0) return html``;
+  const stages = ['follows', 'linksSent', 'linksOpened', 'authorised', 'claimed', 'paid'] as const;
+  return html`<h2 class="console-h2">Funnel per channel</h2>
+<table class="console-table" data-test="funnel">
+  <thead><tr><th>Channel</th><th>Follows</th><th>Links sent</th><th>Opened</th><th>Authorised</th><th>Claimed</th><th>Paid</th><th>Refused</th></tr></thead>
+  <tbody>${detail.funnel.map((entry) => html`<tr data-channel="${entry.channel}"><td><code>${entry.channel}</code></td>${stages.map((stage) => html`<td data-stage="${stage}">${entry.stages[stage]}</td>`)}<td>${Object.entries(entry.refusals).map(([reason, count]) => html`<code>${reason}</code> ${count} `)}</td></tr>`)}</tbody>
+</table>`;
+}
+
 export function campaignPage(frame: PageFrame, detail: CampaignDetail, notice: string | null): string {
   const pauseAction = detail.paused ? 'resume' : 'pause';
   const body = html`
@@ -142,6 +153,7 @@ ${notice === null ? html`` : html`<div class="console-notice" role="status" data
 ${countList('by-state', detail.claimsByStatus.map(({ status, count }) => ({ label: status, count })), 'No claims yet.')}
 <h2 class="console-h2">Refusals by reason</h2>
 ${countList('refusals', detail.stats.refusals.map(({ reason, count }) => ({ label: reason, count })), 'No refusals counted.')}
+${funnelTable(detail)}
 <h2 class="console-h2">Pay error codes</h2>
 ${countList('pay-errors', detail.stats.payErrors.map(({ code, count }) => ({ label: code, count })), 'No Pay errors counted.')}
 ${claimTable(frame, 'Held for the operator', 'held', detail.held, detail.id)}

@@ -5,6 +5,7 @@
  * claim, so a campaign of 100,000 packets costs what one of 100 costs.
  */
 import { COLLECTIONS, type DocumentStore } from '../../store/port';
+import { campaignFunnel, type ChannelFunnel } from '../../claims/funnel';
 import { campaignStatsOf, type CampaignStats } from '../../claims/stats';
 
 /** The fields of a stored campaign the console reads (older documents have `kind` instead of `payout`). */
@@ -100,6 +101,8 @@ export interface CampaignDetail extends CampaignRow {
   open: ClaimLine[];
   failed: ClaimLine[];
   stats: CampaignStats;
+  /** Claim-page campaigns: per channel, follows → links sent → opened → authorised → claimed → paid, refusals by reason. */
+  funnel: ChannelFunnel[];
 }
 
 function stateOf(campaign: StoredCampaign, nowMs: number): CampaignState {
@@ -161,7 +164,7 @@ export async function campaignsView(store: DocumentStore, nowMs: number): Promis
 export async function campaignDetailView(store: DocumentStore, id: string, nowMs: number): Promise<CampaignDetail | null> {
   const campaign = await store.get<StoredCampaign>(COLLECTIONS.redPacketCampaigns, id);
   if (campaign === null) return null;
-  const [counts, unpaid, stats] = await Promise.all([
+  const [counts, unpaid, stats, funnel] = await Promise.all([
     Promise.all(CLAIM_STATUS_ORDER.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status }))),
     store.find<StoredClaim>(
       COLLECTIONS.redPacketClaims,
@@ -169,6 +172,7 @@ export async function campaignDetailView(store: DocumentStore, id: string, nowMs
       { limit: UNPAID_LISTED, orderBy: { field: 'updatedAtMs', direction: 'desc' } },
     ),
     campaignStatsOf(store, id),
+    (campaign.eligibility ?? 'miniprogram') === 'miniprogram' ? Promise.resolve([]) : campaignFunnel(store, id),
   ]);
   const claimsByStatus = CLAIM_STATUS_ORDER.map((status, index) => ({ status, count: counts[index]! }));
   const unpaidCount = claimsByStatus.filter(({ status }) => !PAID_STATUSES.has(status)).reduce((sum, { count }) => sum + count, 0);
@@ -186,5 +190,6 @@ export async function campaignDetailView(store: DocumentStore, id: string, nowMs
     open: lines.filter((line) => line.action === 'settle'),
     failed: lines.filter((line) => line.status === 'FAILED').slice(0, 50),
     stats,
+    funnel,
   };
 }
