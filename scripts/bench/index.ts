@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { DIST_DIR, type BuiltFunction } from '../build';
 import { loadCloudbaseRc, nodeTargetOf, ROOT } from '../lib/cloudbaserc';
 import { LOCAL_ACCOUNT, startStack, type Stack } from '../local/stack';
+import { benchClaimPages } from './claimpage';
 import { benchCountsRead, benchPushBurst, benchPushLatency } from './push';
 import { benchRedPackets } from './redpacket';
 import { benchTransfers } from './transfer';
@@ -263,6 +264,7 @@ async function main(): Promise<void> {
   table('receivePush: latency through the host (the sandbox\'s delivery round trip) and database requests per follow, per mode', await benchPushLatency());
   table('receivePush: 2,000 follows over ~20 s across three accounts, every 4th delivered twice; WeChat retries what takes over 5 s (target: follows counted = 2,000)', await benchPushBurst());
   table('Follow counts read (accounts stats, one account): the same requests at 10 followers as at 100,000', await benchCountsRead());
+  for (const { title, rows } of await benchClaimPages()) table(title, rows);
 }
 
 main().catch((error: unknown) => {

@@ -99,7 +99,9 @@ describe('planCampaign', () => {
       .toMatchObject({ eligibility: 'miniprogram', payout: 'miniprogram' });
     expect(planCampaign(BASE, { nowMs: NOW_MS }).campaign).not.toHaveProperty('kind');
     expect(() => planCampaign({ ...BASE, payout: 'miniprogram' }, { nowMs: NOW_MS })).toThrow(/kind is the older name of payout: give one of them/);
-    expect(() => planCampaign({ ...BASE, eligibility: 'follow' }, { nowMs: NOW_MS })).toThrow(/eligibility must be one of miniprogram/);
+    expect(() => planCampaign({ ...BASE, eligibility: 'nobody' }, { nowMs: NOW_MS })).toThrow(/eligibility must be one of miniprogram, follow, webview/);
+    // A follow campaign names its channels (eligibility/follow.ts), and pays cash or a transfer.
+    expect(() => planCampaign({ ...BASE, eligibility: 'follow' }, { nowMs: NOW_MS })).toThrow(/follow must be \{ channels/);
   });
 
   it('refuses a window that is already over', () => {
