@@ -11,9 +11,10 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { claimIdOf, openidKey } from '../shared/claims/model';
 import { ROOT } from './lib/cloudbaserc';
 import { ensureLocalStack, defaultLocalUrl } from './lib/cli';
-import { LOCAL_ACCOUNT } from './local/stack';
+import { LOCAL_ACCOUNT, LOCAL_OFFICIAL_ACCOUNTS } from './local/stack';
 
 export interface DemoContext {
   url: string;
@@ -26,6 +27,8 @@ export interface DemoContext {
   cli(cli: string, args: string[]): Promise<string>;
   /** POSTs JSON to the stack (printed as the equivalent curl), returns the parsed answer. */
   post<T = any>(pathname: string, body: unknown): Promise<T>;
+  /** GETs JSON from the stack (printed as the equivalent curl), returns the parsed answer. */
+  get<T = any>(pathname: string): Promise<T>;
   /** Prints `NAME=value` for the user's shell and remembers it. */
   set(name: string, value: string): void;
   /** A temporary file for this run (removed at the end). */
@@ -204,9 +207,60 @@ const webviewClaim: DemoStep = {
   },
 };
 
+const SERVICE_ACCOUNT = LOCAL_OFFICIAL_ACCOUNTS.find((account) => account.kind === 'service')!.appId;
+const SUBSCRIPTION_ACCOUNT = LOCAL_OFFICIAL_ACCOUNTS.find((account) => account.kind === 'subscription')!.appId;
+
+const follows: DemoStep = {
+  title: 'Follows, counted per channel',
+  explain: 'A WeChat user (played by the sandbox) scans a parametric QR code of the verified service account — a channel — and follows a subscription account, whose channel is the account itself; WeChat pushes both to receivePush, and the counters answer `accounts stats` in a few database requests at any volume.',
+  async run(ctx) {
+    const channel = `demo-poster-${ctx.run}`;
+    await ctx.cli('accounts', ['--local', ctx.url, 'qr', SERVICE_ACCOUNT, channel, '--out', ctx.file(`${channel}.png`, '')]);
+    const user = `demo-follower-${ctx.run}`;
+    for (const [appid, scene] of [[SERVICE_ACCOUNT, channel], [SUBSCRIPTION_ACCOUNT, undefined]] as const) {
+      const pushed = await ctx.post<{ delivered?: boolean; status?: number }>('/__sandbox/users/follow', { user, appid, ...(scene === undefined ? {} : { scene }) });
+      if (pushed.delivered !== true || pushed.status !== 200) throw new DemoStepError(`WeChat's push of the follow to ${appid} was not accepted: ${JSON.stringify(pushed).slice(0, 300)}`);
+      ctx.print(`  → receivePush answered WeChat's push of the follow of ${appid}${scene === undefined ? '' : ` through channel ${scene}`}`);
+    }
+    const stats = await ctx.cli('accounts', ['--local', ctx.url, 'stats']);
+    if (!new RegExp(`^\\s+${channel}\\s+follows 1 \\(1 first`, 'm').test(stats)) throw new DemoStepError(`accounts stats does not count the follow through ${channel}`);
+    const subscription = stats.split('\n').findIndex((line) => line.startsWith(SUBSCRIPTION_ACCOUNT));
+    if (subscription === -1 || !/^\s+account\s+follows [1-9]/.test(stats.split('\n')[subscription + 1] ?? '')) throw new DemoStepError(`accounts stats does not count the follow of ${SUBSCRIPTION_ACCOUNT}`);
+    ctx.print(`  → one first follow through ${channel}, and the subscription account's own channel counted`);
+  },
+};
+
+const merchantTransfer: DemoStep = {
+  title: 'A merchant transfer (商家转账)',
+  explain: 'The payout for merchants WeChat no longer admits to red packets: a user claims with only { campaignId } and gets exactly what wx.requestMerchantTransfer takes; the sandbox plays the user confirming; the bill reaches SUCCESS and the claim RECEIVED.',
+  async run(ctx) {
+    const id = `demo-transfer-${ctx.run}`;
+    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'transfer.json', id)]);
+    const openid = `oMP_tr_${ctx.run}`.padEnd(16, '0');
+    const user = { type: 'miniprogram', openid, appid: MP_APPID };
+    const args = expectOk<{ mchId: string; appId: string; package: string }>(await ctx.post('/functions/sendRedPacket', { data: { campaignId: id }, caller: user }), 'sendRedPacket (transfer)');
+    ctx.print(`  → wx.requestMerchantTransfer arguments: mchId ${args.mchId}, appId ${args.appId}, package (${args.package.slice(0, 12)}…)`);
+    const shown = await ctx.post<{ errMsg?: string }>('/__sandbox/pay/client/request-merchant-transfer', { ...args, openid, action: 'confirm' });
+    if (shown.errMsg !== 'requestMerchantTransfer:ok') throw new DemoStepError(`confirming the transfer failed: ${JSON.stringify(shown)}`);
+    ctx.print(`  → ${shown.errMsg} (the confirm page was shown and confirmed: not yet proof of payment)`);
+    const { transfers } = await ctx.get<{ transfers: Array<{ outBillNo: string; transferBillNo: string; openid: string; state: string }> }>('/__sandbox/pay/transfers');
+    const bill = transfers.find((entry) => entry.openid === openid);
+    if (bill?.state !== 'SUCCESS') throw new DemoStepError(`the bill is ${bill?.state ?? 'missing'}, not SUCCESS`);
+    ctx.print(`  → bill ${bill.outBillNo} (WeChat's ${bill.transferBillNo}) is SUCCESS`);
+    const claimId = claimIdOf(id, openidKey(MP_APPID, openid));
+    ctx.set('CLAIM', claimId);
+    // WeChat's notify records the outcome within a second or so; the reconciler's query (what settle runs now) does not wait for it.
+    const settled = await ctx.cli('campaign', ['--local', ctx.url, 'settle', claimId]);
+    if (/examined 0\b/.test(settled)) ctx.print('  → nothing left to settle: WeChat\'s notify (payNotify) had recorded the outcome already');
+    const shownCampaign = await ctx.cli('campaign', ['--local', ctx.url, 'show', id]);
+    if (!/RECEIVED 1\b/.test(shownCampaign)) throw new DemoStepError(`the claim is not RECEIVED: ${shownCampaign.slice(0, 400)}`);
+    ctx.print('  → the claim is RECEIVED: credited to the user\'s 零钱, in the console\'s ledger as a transfer');
+  },
+};
+
 const operatorConsole: DemoStep = {
   title: 'The operator console',
-  explain: 'Operators are created by the CLI only; the console signs them in (scrypt password, session cookie, CSRF on every change) and shows every campaign, account and packet above.',
+  explain: 'Operators are created by the CLI only; the console signs them in (scrypt password, session cookie, CSRF on every change) and shows every campaign, account, follow, packet and transfer above.',
   async run(ctx) {
     const name = 'demo';
     const listed = await ctx.cli('console', ['--local', ctx.url, '--json', 'operator-list']);
@@ -221,8 +275,18 @@ const operatorConsole: DemoStep = {
   },
 };
 
-/** The tour, in order. */
-export const DEMO_STEPS: readonly DemoStep[] = [credentials, card, miniProgramPacket, cashPacket, followToClaim, webviewClaim, operatorConsole];
+/** The tour, in order: a new capability adds its step here, on its own line. */
+export const DEMO_STEPS: readonly DemoStep[] = [
+  credentials,
+  card,
+  miniProgramPacket,
+  cashPacket,
+  follows,
+  merchantTransfer,
+  followToClaim,
+  webviewClaim,
+  operatorConsole,
+];
 
 function runProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -258,6 +322,14 @@ export async function runDemo(url: string, write: (line: string) => void = conso
       const text = await response.text();
       print(`  ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
       if (response.status >= 400) throw new DemoStepError(`POST ${pathname} answered ${response.status}`);
+      return JSON.parse(text);
+    },
+    async get(pathname) {
+      print(`$ curl -s ${url}${pathname}`);
+      const response = await fetch(`${url}${pathname}`);
+      const text = await response.text();
+      print(`  ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
+      if (response.status >= 400) throw new DemoStepError(`GET ${pathname} answered ${response.status}`);
       return JSON.parse(text);
     },
     set(name, value) {

@@ -54,3 +54,22 @@ export class WindowRateLimiter {
     return window.count > this.limit ? window.startMs + this.windowMs - nowMs : 0;
   }
 }
+
+/**
+ * A value built on first use and kept for the life of the instance. A failed build is not kept,
+ * so the next call builds again (a broken certificate or missing key fixed in the database takes
+ * effect without a redeploy); concurrent first callers share one build.
+ */
+export function onceSucceeded<T>(build: () => Promise<T>): { get: () => Promise<T>; peek: () => Promise<T> | null } {
+  let pending: Promise<T> | null = null;
+  return {
+    get() {
+      pending ??= build().catch((error: unknown) => {
+        pending = null;
+        throw error;
+      });
+      return pending;
+    },
+    peek: () => pending,
+  };
+}

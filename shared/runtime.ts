@@ -170,12 +170,31 @@ export interface HandlerSpec<D, I, O> {
 export type CallableHandler<O> = ((event: unknown) => Promise<Envelope<O>>) & { readonly allow: readonly CallerType[] };
 
 /**
+ * A function's dependencies, built once per instance on the first call that gets past the caller
+ * check. A broken configuration is kept too, so every call fails the same clear way.
+ */
+export function instanceDependencies<D>(init: (log: Logger) => D, log: Logger): () => D {
+  let built: { value: D } | { error: unknown } | null = null;
+  return () => {
+    if (built === null) {
+      try {
+        built = { value: init(log) };
+      } catch (error) {
+        built = { error };
+      }
+    }
+    if ('error' in built) throw built.error;
+    return built.value;
+  };
+}
+
+/**
  * Wraps a function's core: identify the caller, check it, parse, run, and shape the envelope.
  * Nothing thrown escapes as a stack trace; every invocation leaves one log line.
  */
 export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): CallableHandler<O> {
   const log = createLogger({ fn: spec.name });
-  let deps: { value: D } | { error: unknown } | null = null;
+  const dependencies = instanceDependencies(spec.init, log);
   const handler = async (rawEvent: unknown): Promise<Envelope<O>> => {
     const startedAtMs = Date.now();
     let caller: Caller | null = null;
@@ -186,17 +205,9 @@ export function defineHandler<D, I, O>(spec: HandlerSpec<D, I, O>): CallableHand
         throw new ForbiddenError(`${spec.name} may not be called by ${CALLER_NAMES[caller.type]}`);
       }
       if (event === null) throw new InputError('The call data must be an object');
-      // Configuration is read once per instance; a broken one fails every call the same clear way.
-      if (deps === null) {
-        try {
-          deps = { value: spec.init(log) };
-        } catch (error) {
-          deps = { error };
-        }
-      }
-      if ('error' in deps) throw deps.error;
+      const deps = dependencies();
       const input = spec.parse(event, caller);
-      const data = await spec.run(input, { caller, deps: deps.value, log });
+      const data = await spec.run(input, { caller, deps, log });
       log.info('ok', { caller: caller.type, durationMs: Date.now() - startedAtMs });
       return { ok: true, data };
     } catch (error) {

@@ -21,11 +21,12 @@ const CLAIM_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}:[\x21-\x7e]{1,200}$/;
  * nothing else: identity from the platform, amount from the campaign). Its timer (and an admin's
  * { action: 'reconcile' }) settles every claim left unsettled; an admin's { action: 'reissue' }
  * releases a held claim once WeChat refunded its packet (the console asks for both, as another
- * function); an admin's { action: 'cancel-transfer' } cancels a transfer still waiting for its user.
+ * function); an admin's (or the console's) { action: 'cancel-transfer' } cancels a transfer still
+ * waiting for its user.
  */
 export const main = defineHandler({
   name: 'sendRedPacket',
-  // `function`: the console's "settle now" and "reissue" (opsConsole calls them function to function).
+  // `function`: the console's "settle now", "reissue" and "cancel transfer" (opsConsole calls them function to function).
   allow: ['miniprogram', 'timer', 'admin', 'function'],
   wxContext: () => cloudPlatform().getWXContext(),
   init: (log) => {
@@ -50,8 +51,8 @@ export const main = defineHandler({
       };
     }
     // Another function (the console) may only drive claims that exist: it never claims for anyone.
-    if (caller.type === 'function' && event.action !== 'reconcile' && event.action !== 'reissue') {
-      throw new ForbiddenError('Another function may ask sendRedPacket to reconcile or reissue claims, not to claim one');
+    if (caller.type === 'function' && event.action !== 'reconcile' && event.action !== 'reissue' && event.action !== 'cancel-transfer') {
+      throw new ForbiddenError('Another function may ask sendRedPacket to reconcile, reissue or cancel claims, not to claim one');
     }
     allowOnlyFields(event, ['action', 'limit', 'ignoreBackoff', 'claimId']);
     const action = readEnum(event, 'action', ['reconcile', 'reissue', 'cancel-transfer'] as const);

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { APPID_PATTERN, type EnvReader } from '../config';
 import { ConfigError } from '../errors';
 import { registerSecret, type Logger } from '../log';
+import { onceSucceeded } from '../memo';
 import { certificateFrom, createMerchantAgent, loadMerchantCertificate, type MerchantCertificate } from '../pay/certificate';
 import { createRedPacketPayClient, type RedPacketPayClient } from '../pay/redpacket';
 import { loadPayV3Keys, payV3KeysFrom, payV3KeyValuesFromEnv, type PayV3Keys } from '../pay/v3/keys';
@@ -147,14 +148,7 @@ export function createClaimDeps(config: ClaimFunctionConfig, options: { store: D
  * fixing the database document takes effect without a redeploy.
  */
 export function lazyPayClient(mchId: string, build: () => Promise<RedPacketPayClient>): RedPacketPayClient {
-  let pending: Promise<RedPacketPayClient> | null = null;
-  const client = (): Promise<RedPacketPayClient> => {
-    pending ??= build().catch((error: unknown) => {
-      pending = null;
-      throw error;
-    });
-    return pending;
-  };
+  const client = onceSucceeded(build).get;
   return {
     mchId,
     prepare: async () => (await client()).prepare(),
@@ -166,14 +160,8 @@ export function lazyPayClient(mchId: string, build: () => Promise<RedPacketPayCl
 
 /** The transfer-bills client built on first use and kept; a failed build (no keys yet, broken keys) is not kept. */
 export function lazyTransfersClient(mchId: string, build: () => Promise<TransferBillsClient>): TransferBillsClient {
-  let pending: Promise<TransferBillsClient> | null = null;
-  const client = (): Promise<TransferBillsClient> => {
-    pending ??= build().catch((error: unknown) => {
-      pending = null;
-      throw error;
-    });
-    return pending;
-  };
+  const built = onceSucceeded(build);
+  const client = built.get;
   return {
     mchId,
     prepare: async () => (await client()).prepare(),
@@ -182,7 +170,7 @@ export function lazyTransfersClient(mchId: string, build: () => Promise<Transfer
     queryByTransferBillNo: async (transferBillNo) => (await client()).queryByTransferBillNo(transferBillNo),
     cancel: async (outBillNo) => (await client()).cancel(outBillNo),
     close() {
-      void pending?.then((built) => built.close(), () => undefined);
+      void built.peek()?.then((transfers) => transfers.close(), () => undefined);
     },
   };
 }

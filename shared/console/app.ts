@@ -7,7 +7,7 @@ import { clip } from '../echo';
 import { AppError, InputError, NotFoundError, RateLimitedError, UnauthorizedError } from '../errors';
 import { bodyForm, respond, setCookie, type HttpContext, type HttpFailure, type HttpRequest, type HttpResponse } from '../http';
 import { COLLECTIONS, type DocumentStore } from '../store/port';
-import { accountsView, type FollowSource } from './areas/accounts';
+import { accountsView, type AccountDirectory, type FollowSource } from './areas/accounts';
 import { campaignDetailView, campaignsView } from './areas/campaigns';
 import { LEDGER_CSV_HEADER, ledgerCsvRow, ledgerView, type LedgerFilter, type LedgerRow, type LedgerSource } from './areas/ledger';
 import { recentAudit, writeAudit } from './audit';
@@ -15,22 +15,27 @@ import { toCsv } from './csv';
 import { signIn } from './operators';
 import { accountsPage, auditPage, BASE, campaignPage, campaignsPage, errorPage, ledgerPage, signInPage, type AssetUrls, type PageFrame } from './pages';
 import type { ConsoleCaller } from './proof';
+import type { ClaimAction } from './routes';
 import { secured } from './security';
 import { closeSession, newToken, preSessionCsrfOf, PRE_SESSION_COOKIE, SESSION_COOKIE, SESSION_TIMING } from './sessions';
 
-/** What "settle now" and "reissue" do: the paying function's own operator actions. */
+/** What "settle now", "reissue" and "cancel transfer" do: the paying function's own operator actions. */
 export interface ClaimActions {
   settle(claimId: string): Promise<Record<string, unknown>>;
   reissue(claimId: string): Promise<Record<string, unknown>>;
+  /** `npm run campaign -- cancel-transfer`'s path: the paying function cancels, then queries the bill. */
+  cancelTransfer(claimId: string): Promise<Record<string, unknown>>;
 }
 
 export interface ConsoleDeps {
   store: DocumentStore;
   assets: { urls: AssetUrls; files: ReadonlyMap<string, { contentType: string; body: string }> };
   claims: ClaimActions;
-  /** Every kind of payment the ledger lists (red packets; transfers when that payout exists). */
+  /** Every kind of payment the ledger lists (red packets, transfers). */
   ledgerSources: readonly LedgerSource[];
-  /** Follow counts per channel and day, when the follow ledger exists. */
+  /** The official accounts the accounts view lists (the registry). */
+  accounts: AccountDirectory;
+  /** Follow counts per channel and day (the follow ledger's counters). */
   follows?: FollowSource;
 }
 
@@ -44,6 +49,13 @@ const NOTICES: Readonly<Record<string, string>> = {
   resumed: 'Resumed: the campaign takes claims again.',
   settled: 'Settled: the claim was driven now (its state is below).',
   reissued: 'Reissued: the claim has a new bill number; the person\'s next claim call pays it.',
+  cancelled: 'Cancel asked: WeChat\'s answer is in the audit, the claim\'s state below. A bill the user confirmed meanwhile cannot be cancelled and goes on to be paid.',
+};
+/** Each claim action: its label in messages and the notice shown after it. */
+const CLAIM_ACTIONS: Readonly<Record<ClaimAction, { label: string; notice: string }>> = {
+  settle: { label: 'Settle now', notice: 'settled' },
+  reissue: { label: 'Reissue', notice: 'reissued' },
+  'cancel-transfer': { label: 'Cancel transfer', notice: 'cancelled' },
 };
 
 /** The client's address as the gateway reports it: the last X-Forwarded-For hop is the one the gateway added. */
@@ -81,7 +93,9 @@ function dayStartMs(text: string | undefined, field: string): number | undefined
   return ms;
 }
 
-function ledgerFilterOf(query: Readonly<Record<string, string>>, limit: number): LedgerFilter {
+function ledgerFilterOf(query: Readonly<Record<string, string>>, limit: number, sources: readonly LedgerSource[]): LedgerFilter {
+  const kind = query.kind?.trim() ?? '';
+  if (kind !== '' && !sources.some((source) => source.kind === kind)) throw new InputError(`kind must be one of ${sources.map((source) => source.kind).join(', ')}`, 'kind');
   const campaignId = query.campaign?.trim() ?? '';
   const openid = query.openid?.trim() ?? '';
   if (campaignId !== '' && !/^[A-Za-z0-9_.-]{1,64}$/.test(campaignId)) throw new InputError('campaign is not a campaign id', 'campaign');
@@ -90,6 +104,7 @@ function ledgerFilterOf(query: Readonly<Record<string, string>>, limit: number):
   const toMs = dayStartMs(query.to, 'to');
   return {
     limit,
+    ...(kind === '' ? {} : { kind }),
     ...(campaignId === '' ? {} : { campaignId }),
     ...(openid === '' ? {} : { openid }),
     ...(fromMs === undefined ? {} : { fromMs }),
@@ -186,30 +201,33 @@ export async function runConsole(request: HttpRequest, context: HttpContext<Cons
     case 'claim-action': {
       const campaignId = bodyForm(request).campaign ?? route.claimId.split(':')[0] ?? '';
       const action = `claim.${route.action}`;
+      const { label, notice } = CLAIM_ACTIONS[route.action];
       try {
-        const result = route.action === 'settle' ? await deps.claims.settle(route.claimId) : await deps.claims.reissue(route.claimId);
+        const result = route.action === 'settle'
+          ? await deps.claims.settle(route.claimId)
+          : route.action === 'reissue' ? await deps.claims.reissue(route.claimId) : await deps.claims.cancelTransfer(route.claimId);
         await audit(action, route.claimId, 'ok', flat(result));
       } catch (error) {
         const message = error instanceof AppError && error.expose ? error.message : 'The paying function could not do it now; see its logs.';
         await audit(action, route.claimId, 'failed', { code: error instanceof AppError ? error.code : 'INTERNAL', message: clip(message, 200) });
         const detail = await campaignDetailView(deps.store, campaignId, nowMs);
         if (detail === null) throw error;
-        return page(campaignPage(frame, detail, `${route.action === 'settle' ? 'Settle now' : 'Reissue'} did not go through: ${message}`), 409);
+        return page(campaignPage(frame, detail, `${label} did not go through: ${message}`), 409);
       }
-      return seeOther(`${BASE}/campaigns/${encodeURIComponent(campaignId)}?notice=${route.action === 'settle' ? 'settled' : 'reissued'}`);
+      return seeOther(`${BASE}/campaigns/${encodeURIComponent(campaignId)}?notice=${notice}`);
     }
     case 'accounts':
-      return page(accountsPage(frame, await accountsView(deps.store, nowMs, deps.follows)));
+      return page(accountsPage(frame, await accountsView(deps.store, nowMs, deps.accounts, deps.follows)));
     case 'ledger': {
-      const filter = ledgerFilterOf(request.query, PAGE_ROWS);
+      const filter = ledgerFilterOf(request.query, PAGE_ROWS, deps.ledgerSources);
       const view = await ledgerView(deps.store, filter, deps.ledgerSources);
-      const csvQuery = new URLSearchParams(Object.entries(request.query).filter(([name]) => ['campaign', 'openid', 'from', 'to'].includes(name))).toString();
-      return page(ledgerPage(frame, view, filter, `${BASE}/ledger.csv${csvQuery === '' ? '' : `?${csvQuery}`}`));
+      const csvQuery = new URLSearchParams(Object.entries(request.query).filter(([name]) => ['kind', 'campaign', 'openid', 'from', 'to'].includes(name))).toString();
+      return page(ledgerPage(frame, view, filter, deps.ledgerSources, `${BASE}/ledger.csv${csvQuery === '' ? '' : `?${csvQuery}`}`));
     }
     case 'ledger-csv': {
-      const filter = ledgerFilterOf(request.query, CSV_PAGE_ROWS);
+      const filter = ledgerFilterOf(request.query, CSV_PAGE_ROWS, deps.ledgerSources);
       const { rows, truncated } = await allLedgerRows(deps.store, filter, deps.ledgerSources);
-      await audit('ledger.export', filter.campaignId ?? '*', 'ok', { rows: rows.length, truncated });
+      await audit('ledger.export', filter.campaignId ?? '*', 'ok', { kind: filter.kind ?? '*', rows: rows.length, truncated });
       const day = new Date(nowMs + 8 * 3_600_000).toISOString().slice(0, 10);
       return secured({
         status: 200,

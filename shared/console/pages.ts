@@ -4,9 +4,9 @@
  * draws charts from a JSON data block. Every change is a POST form carrying the CSRF token.
  */
 import type { AuditDoc } from './model';
-import type { AccountView } from './areas/accounts';
+import type { AccountFacts, AccountView, FollowReport } from './areas/accounts';
 import type { CampaignDetail, CampaignRow, ClaimLine } from './areas/campaigns';
-import type { LedgerFilter, LedgerRow } from './areas/ledger';
+import type { LedgerFilter, LedgerRow, LedgerSource } from './areas/ledger';
 import { beijingTime, duration, html, jsonData, yuan, type Html } from './html';
 
 /** Where the assets are (content-hashed URLs, so they can be cached for ever). */
@@ -97,6 +97,8 @@ export function campaignsPage(frame: PageFrame, rows: readonly CampaignRow[]): s
   return layout(frame, 'Campaigns', 'campaigns', body);
 }
 
+const ACTION_LABELS: Readonly<Record<NonNullable<ClaimLine['action']>, string>> = { settle: 'Settle now', reissue: 'Reissue', 'cancel-transfer': 'Cancel transfer' };
+
 function claimTable(frame: PageFrame, title: string, test: string, lines: readonly ClaimLine[], campaignId: string): Html {
   if (lines.length === 0) return html``;
   return html`<h2 class="console-h2">${title} (${lines.length})</h2>
@@ -110,7 +112,7 @@ function claimTable(frame: PageFrame, title: string, test: string, lines: readon
     <td>${duration(frame.nowMs - line.sinceMs)} ago</td>
     <td>${line.action === null ? html`` : html`<form method="post" action="${BASE}/claims/${encodeURIComponent(line.id)}/${line.action}">
       <input type="hidden" name="csrf" value="${frame.csrf}"><input type="hidden" name="campaign" value="${campaignId}">
-      <button type="submit" class="weui-btn weui-btn_mini weui-btn_primary" data-test="${line.action}">${line.action === 'settle' ? 'Settle now' : 'Reissue'}</button>
+      <button type="submit" class="weui-btn weui-btn_mini ${line.action === 'cancel-transfer' ? 'weui-btn_warn' : 'weui-btn_primary'}" data-test="${line.action}">${ACTION_LABELS[line.action]}</button>
     </form>`}</td>
   </tr>`)}</tbody>
 </table>`;
@@ -134,6 +136,7 @@ function funnelTable(detail: CampaignDetail): Html {
 
 export function campaignPage(frame: PageFrame, detail: CampaignDetail, notice: string | null): string {
   const pauseAction = detail.paused ? 'resume' : 'pause';
+  const unit = detail.payout === 'transfer' ? 'transfers' : 'packets';
   const body = html`
 ${notice === null ? html`` : html`<div class="console-notice" role="status" data-test="notice">${notice}</div>`}
 <section class="console-card" data-test="summary">
@@ -141,8 +144,8 @@ ${notice === null ? html`` : html`<div class="console-notice" role="status" data
   <div class="console-kv"><span>Window</span><b>${beijingTime(detail.startsAtMs)} → ${beijingTime(detail.endsAtMs)}</b></div>
   <div class="console-kv"><span>Payout</span><b>${detail.payout} · ${detail.amount} · who may claim: ${detail.eligibility}</b></div>
   <div class="console-kv"><span>Budget</span><b data-test="budget">${yuan(detail.budgetFen)} 元</b></div>
-  <div class="console-kv"><span>Left</span><b data-test="left">${yuan(detail.leftFen)} 元 (${detail.packetCount - detail.reservedCount} of ${detail.packetCount} packets)</b></div>
-  <div class="console-kv"><span>Paid</span><b data-test="paid">${detail.paidIsApproximate ? '≤ ' : ''}${yuan(detail.paidFen)} 元 in ${detail.paidCount} packets</b></div>
+  <div class="console-kv"><span>Left</span><b data-test="left">${yuan(detail.leftFen)} 元 (${detail.packetCount - detail.reservedCount} of ${detail.packetCount} ${unit})</b></div>
+  <div class="console-kv"><span>Paid</span><b data-test="paid">${detail.paidIsApproximate ? '≤ ' : ''}${yuan(detail.paidFen)} 元 in ${detail.paidCount} ${unit}</b></div>
   ${detail.paused ? html`<div class="console-kv"><span>Paused</span><b>by ${detail.pausedBy ?? '?'} at ${beijingTime(detail.pausedAtMs)}: new claims are refused</b></div>` : html``}
   <form method="post" action="${BASE}/campaigns/${encodeURIComponent(detail.id)}/${pauseAction}" class="console-actions">
     <input type="hidden" name="csrf" value="${frame.csrf}">
@@ -158,20 +161,30 @@ ${funnelTable(detail)}
 ${countList('pay-errors', detail.stats.payErrors.map(({ code, count }) => ({ label: code, count })), 'No Pay errors counted.')}
 ${claimTable(frame, 'Held for the operator', 'held', detail.held, detail.id)}
 ${claimTable(frame, 'Open (being paid or checked)', 'open', detail.open, detail.id)}
+${claimTable(frame, 'Waiting for the user\'s confirmation (transfers; the reconciler follows each bill)', 'waiting', detail.waiting, detail.id)}
 ${claimTable(frame, 'Failed for good', 'failed', detail.failed, detail.id)}
-<p><a href="${BASE}/ledger?campaign=${encodeURIComponent(detail.id)}">Paid packets of this campaign →</a></p>`;
+<p><a href="${BASE}/ledger?campaign=${encodeURIComponent(detail.id)}">Paid ${unit} of this campaign →</a></p>`;
   return layout(frame, `Campaign ${detail.id}`, 'campaigns', body);
 }
 
-export function accountsPage(frame: PageFrame, accounts: readonly AccountView[]): string {
-  const charts: Array<{ id: string; series: NonNullable<AccountView['follows']> }> = [];
-  const body = accounts.length === 0
-    ? html`<p class="console-empty">No credentials cached yet: the getToken and getTicket timers fill them (or call getToken once).</p>`
-    : html`${accounts.map((account) => {
-      if (account.follows !== null) charts.push({ id: `follows-${account.appId}`, series: account.follows });
-      return html`<section class="console-card" data-account="${account.appId}">
-  <h2 class="console-h2">${account.appId}</h2>
-  <table class="console-table" data-test="credentials">
+function accountFacts(account: AccountFacts | null): Html {
+  if (account === null) return html`<p class="console-sub" data-test="facts">Not in the accounts registry: credentials cached for an appid this environment no longer serves.</p>`;
+  const badges = [
+    account.kind === 'service' ? 'service account (服务号)' : 'subscription account (订阅号)',
+    account.verified ? 'verified' : 'unverified',
+    `${account.messageMode} mode`,
+    ...(account.isDefault ? ['the environment\'s account'] : []),
+  ];
+  return html`<ul class="console-counts" data-test="facts">
+    ${account.active ? html`` : html`<li><span class="console-badge console-badge_ended">removed</span></li>`}
+    ${badges.map((badge) => html`<li>${badge}</li>`)}
+  </ul>
+  <p class="console-sub">Can: ${account.capabilities.length === 0 ? 'token, tickets, pushes and replies only' : account.capabilities.join(', ')}</p>`;
+}
+
+function credentialTable(frame: PageFrame, account: AccountView): Html {
+  if (account.credentials.length === 0) return html`<p class="console-sub" data-test="credentials">No credentials cached yet: the getToken and getTicket timers fill them (or call getToken once).</p>`;
+  return html`<table class="console-table" data-test="credentials">
     <thead><tr><th>Credential</th><th class="num">Version</th><th>Age</th><th>Expires</th><th>Next refresh</th><th>Source</th><th>Last error</th></tr></thead>
     <tbody>${account.credentials.map((line) => html`<tr data-kind="${line.kind}">
       <td>${line.kind}${line.hasValue ? html`` : html` <span class="console-badge console-badge_ended">no value</span>`}</td>
@@ -183,12 +196,38 @@ export function accountsPage(frame: PageFrame, accounts: readonly AccountView[])
       <td class="console-reason">${line.lastError === null ? '—' : html`<code>${line.lastError.errcode ?? line.lastError.code}</code> ${line.lastError.message} <div class="console-sub">${beijingTime(line.lastError.atMs)}${line.backoffUntilMs > frame.nowMs ? `, calls paused for ${duration(line.backoffUntilMs - frame.nowMs)}` : ''}</div>`}
         ${line.ipRefusal === null ? html`` : html`<div class="console-problem" data-test="ip-refusal">WeChat saw <b>${line.ipRefusal.ip}</b>. ${line.ipRefusal.advice}</div>`}</td>
     </tr>`)}</tbody>
+  </table>`;
+}
+
+function followSection(account: AccountView): Html {
+  const follows = account.follows;
+  if (follows === null) return html``;
+  if (follows.channels.length === 0) return html`<p class="console-sub" data-test="follows">No follows counted yet (pushes to <code>/wx/push/${account.appId}</code> count them per channel).</p>`;
+  const row = (channel: string, counts: FollowReport['total'], test: string) => html`<tr data-channel="${channel}" data-test="${test}">
+    <td>${channel}</td><td class="num">${counts.follows}</td><td class="num">${counts.firstFollows}</td><td class="num">${counts.returningFollows}</td>
+    <td class="num">${counts.unfollows}</td><td class="num">${counts.net}</td><td class="num">${counts.scans}</td></tr>`;
+  return html`<h3 class="console-h3">Follows per channel, all time</h3>
+  <table class="console-table" data-test="follows">
+    <thead><tr><th>Channel</th><th class="num">Follows</th><th class="num">First</th><th class="num">Returning</th><th class="num">Unfollows</th><th class="num">Net</th><th class="num">Scans</th></tr></thead>
+    <tbody>${follows.channels.map((channel) => row(channel.channel, channel, 'channel'))}${row('all channels', follows.total, 'total')}</tbody>
   </table>
-  ${account.follows === null
-    ? html`<p class="console-sub">Follows per channel appear here once the follow ledger records them.</p>`
-    : html`<h3 class="console-h3">Follows per day</h3><div class="console-chart" data-chart="follows-${account.appId}"></div>`}
-</section>`;
-    })}`;
+  ${follows.truncated ? html`<p class="console-problem">More counters than one read holds: some counts are missing.</p>` : html``}
+  <h3 class="console-h3">Follows per day and channel (last ${follows.series.days.length} days)</h3>
+  <div class="console-chart" data-chart="follows-${account.appId}"></div>`;
+}
+
+export function accountsPage(frame: PageFrame, accounts: readonly AccountView[]): string {
+  const charts = accounts
+    .filter((account) => account.follows !== null && account.follows.channels.length > 0)
+    .map((account) => ({ id: `follows-${account.appId}`, series: account.follows!.series }));
+  const body = accounts.length === 0
+    ? html`<p class="console-empty">No official accounts: add one with <code>npm run accounts -- add</code>.</p>`
+    : html`${accounts.map((account) => html`<section class="console-card" data-account="${account.appId}">
+  <h2 class="console-h2">${account.appId}${account.account?.name ? html` <span class="console-sub">${account.account.name}</span>` : html``}</h2>
+  ${accountFacts(account.account)}
+  ${credentialTable(frame, account)}
+  ${followSection(account)}
+</section>`)}`;
   return layout(frame, 'Accounts', 'accounts', html`${body}${charts.length === 0 ? html`` : jsonData('chart-data', charts)}`);
 }
 
@@ -196,7 +235,13 @@ function dateInput(ms: number | undefined): string {
   return ms === undefined ? '' : new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
 }
 
-export function ledgerPage(frame: PageFrame, view: { rows: readonly LedgerRow[]; totalFen: number; truncated: boolean }, filter: LedgerFilter, csvHref: string): string {
+export function ledgerPage(
+  frame: PageFrame,
+  view: { rows: readonly LedgerRow[]; totalFen: number; truncated: boolean },
+  filter: LedgerFilter,
+  sources: ReadonlyArray<Pick<LedgerSource, 'kind' | 'name'>>,
+  csvHref: string,
+): string {
   const perDay = new Map<string, number>();
   for (const row of view.rows) {
     const day = new Date(row.paidAtMs + 8 * 3_600_000).toISOString().slice(0, 10);
@@ -206,6 +251,10 @@ export function ledgerPage(frame: PageFrame, view: { rows: readonly LedgerRow[];
   const chart = days.length < 2 ? html`` : html`<h2 class="console-h2">Paid per day (元, the rows below)</h2><div class="console-chart" data-chart="ledger"></div>${jsonData('chart-data', [{ id: 'ledger', series: { days, channels: [{ channel: 'paid', follows: days.map((day) => (perDay.get(day) ?? 0) / 100), unfollows: [] }] } }])}`;
   const body = html`
 <form method="get" action="${BASE}/ledger" class="console-card console-filter" data-test="filter">
+  <label class="console-field"><span>Kind</span><select class="weui-input" name="kind">
+    <option value=""${filter.kind === undefined ? html` selected` : html``}>Everything paid</option>
+    ${sources.map((source) => html`<option value="${source.kind}"${filter.kind === source.kind ? html` selected` : html``}>${source.name}</option>`)}
+  </select></label>
   <label class="console-field"><span>Campaign</span><input class="weui-input" name="campaign" value="${filter.campaignId ?? ''}" maxlength="64"></label>
   <label class="console-field"><span>Openid</span><input class="weui-input" name="openid" value="${filter.openid ?? ''}" maxlength="64"></label>
   <label class="console-field"><span>From</span><input class="weui-input" type="date" name="from" value="${dateInput(filter.fromMs)}"></label>

@@ -12,12 +12,15 @@ export type Route =
   | { name: 'campaigns' }
   | { name: 'campaign'; id: string }
   | { name: 'campaign-pause'; id: string; paused: boolean }
-  | { name: 'claim-action'; claimId: string; action: 'settle' | 'reissue' }
+  | { name: 'claim-action'; claimId: string; action: ClaimAction }
   | { name: 'accounts' }
   | { name: 'ledger' }
   | { name: 'ledger-csv' }
   | { name: 'audit' }
   | { name: 'not-found' };
+
+/** What the operator can do to one claim: the paying function's own operator actions. */
+export type ClaimAction = 'settle' | 'reissue' | 'cancel-transfer';
 
 /** Ids as the claim engine writes them (campaign ids, claim ids `<campaign>:<key>` with `:`). */
 const ID = '([A-Za-z0-9_.:-]{1,200})';
@@ -31,7 +34,7 @@ const TABLE: Array<{ method: 'GET' | 'POST'; pattern: RegExp; route: (match: Reg
   { method: 'GET', pattern: /^\/campaigns$/, route: () => ({ name: 'campaigns' }) },
   { method: 'GET', pattern: new RegExp(`^/campaigns/${ID}$`), route: (match) => ({ name: 'campaign', id: match[1]! }) },
   { method: 'POST', pattern: new RegExp(`^/campaigns/${ID}/(pause|resume)$`), route: (match) => ({ name: 'campaign-pause', id: match[1]!, paused: match[2] === 'pause' }) },
-  { method: 'POST', pattern: new RegExp(`^/claims/${ID}/(settle|reissue)$`), route: (match) => ({ name: 'claim-action', claimId: match[1]!, action: match[2] as 'settle' | 'reissue' }) },
+  { method: 'POST', pattern: new RegExp(`^/claims/${ID}/(settle|reissue|cancel-transfer)$`), route: (match) => ({ name: 'claim-action', claimId: match[1]!, action: match[2] as ClaimAction }) },
   { method: 'GET', pattern: /^\/accounts$/, route: () => ({ name: 'accounts' }) },
   { method: 'GET', pattern: /^\/ledger$/, route: () => ({ name: 'ledger' }) },
   { method: 'GET', pattern: /^\/ledger\.csv$/, route: () => ({ name: 'ledger-csv' }) },

@@ -116,3 +116,47 @@ export async function readFollowCounts(store: DocumentStore, appId: string, opti
     .sort((a, b) => (a.channel === ACCOUNT_CHANNEL ? -1 : b.channel === ACCOUNT_CHANNEL ? 1 : a.channel.localeCompare(b.channel)));
   return { appId, ...account, channels, truncated: docs.length >= MAX_COUNTER_DOCS };
 }
+
+/** Each channel's counts on each of `days`, in the order given (zeros where nothing was counted). */
+export interface DailyFollowCounts {
+  appId: string;
+  days: string[];
+  channels: Array<{ channel: string; perDay: FollowCounts[] }>;
+  /** True when a read came back full: some days' counts may be missing. */
+  truncated: boolean;
+}
+
+/**
+ * An account's counts per channel and day over `days` (`YYYY-MM-DD`, UTC+8): what a chart of
+ * follows per day draws. A day of a channel is at most {@link COUNTER_SHARDS} documents, so the
+ * days are read in as few queries as fit in one read each — `channelCount` channels (from
+ * {@link readFollowCounts}) × shards × days — whatever the number of followers.
+ */
+export async function readFollowCountsByDay(store: DocumentStore, appId: string, days: readonly string[], channelCount: number): Promise<DailyFollowCounts> {
+  const daysPerRead = Math.max(1, Math.floor(MAX_COUNTER_DOCS / (COUNTER_SHARDS * Math.max(1, channelCount))));
+  const chunks: string[][] = [];
+  for (let start = 0; start < days.length; start += daysPerRead) chunks.push(days.slice(start, start + daysPerRead));
+  const reads = await Promise.all(chunks.map((chunk) => store.find<FollowCounterDoc>(
+    COLLECTIONS.followCounters,
+    { appId, day: { in: chunk }, channel: { neq: ALL_CHANNELS } },
+    { limit: MAX_COUNTER_DOCS },
+  )));
+  const index = new Map(days.map((day, position) => [day, position]));
+  const sums = new Map<string, FollowCounts[]>();
+  for (const doc of reads.flat()) {
+    const position = index.get(doc.day);
+    if (position === undefined) continue;
+    let perDay = sums.get(doc.channel);
+    if (perDay === undefined) {
+      perDay = days.map(() => ({ ...ZERO_DELTA, net: 0 }));
+      sums.set(doc.channel, perDay);
+    }
+    const sum = perDay[position]!;
+    for (const key of Object.keys(ZERO_DELTA) as Array<keyof CounterDelta>) sum[key] += Number(doc[key] ?? 0);
+    sum.net = sum.follows - sum.unfollows;
+  }
+  const channels = [...sums.entries()]
+    .map(([channel, perDay]) => ({ channel, perDay }))
+    .sort((a, b) => (a.channel === ACCOUNT_CHANNEL ? -1 : b.channel === ACCOUNT_CHANNEL ? 1 : a.channel.localeCompare(b.channel)));
+  return { appId, days: [...days], channels, truncated: reads.some((docs) => docs.length >= MAX_COUNTER_DOCS) };
+}

@@ -52,6 +52,7 @@
 import { clip } from '../echo';
 import { AppError, ErrorCode, RateLimitedError } from '../errors';
 import { createLogger, type Logger } from '../log';
+import { instanceDependencies } from '../runtime';
 import { parseHttpEvent, looksLikeHttpEvent, type HttpMethod, type HttpRequest } from './request';
 import { respond, toIntegrationResponse, type HttpResponse, type IntegrationResponse } from './response';
 
@@ -152,7 +153,7 @@ export function defineHttpHandler<D, P>(spec: HttpHandlerSpec<D, P>): (event: un
   const allowed = [...new Set([...spec.methods, ...(spec.methods.includes('GET') ? (['HEAD'] as const) : []), 'OPTIONS' as const])];
   const allowHeader = allowed.join(', ');
   const now = spec.now ?? Date.now;
-  let deps: { value: D } | { error: unknown } | null = null;
+  const dependencies = instanceDependencies(spec.init, log);
 
   return async (rawEvent: unknown): Promise<HttpHandlerResult> => {
     const startedAtMs = now();
@@ -169,15 +170,8 @@ export function defineHttpHandler<D, P>(spec: HttpHandlerSpec<D, P>): (event: un
       line.requestId = request.requestId;
       if (!allowed.includes(request.method as (typeof allowed)[number])) throw new MethodNotAllowedError(request.method);
       if (request.method === 'OPTIONS') return finish(respond.empty(204), { allow: allowHeader });
-      if (deps === null) {
-        try {
-          deps = { value: spec.init(log) };
-        } catch (error) {
-          deps = { error };
-        }
-      }
-      if ('error' in deps) throw deps.error;
-      const context = { deps: deps.value, log, nowMs: now() };
+      const deps = dependencies();
+      const context = { deps, log, nowMs: now() };
       phase = 'proof';
       const outcome = await spec.proof.verify(request, context);
       if ('respond' in outcome) {

@@ -2,8 +2,7 @@
  * The cash red packet: sendredpack to the person's openid under the official account; the packet
  * arrives in the account's chat, so the client only learns the claim's state (reference §7).
  */
-import { PayError } from '../../pay/errors';
-import { PACKET_CAMPAIGN_FIELDS, mchBillnoFor, packetClaimFields, packetRefusalFor, packetRequest, planPacketCampaign, queryReply, sendReply } from './redpacket';
+import { PACKET_CAMPAIGN_FIELDS, mchBillnoFor, packetClaimFields, packetRefusalFor, packetRequest, planPacketCampaign, queryAndReply, sendAndReply } from './redpacket';
 import type { PayoutModule } from './types';
 
 /** What a cash-packet client gets: the claim's state (the packet itself is in the official account's chat). */
@@ -30,22 +29,8 @@ export const cashPacket: PayoutModule = {
       payeeAppId: () => settings.officialAppId,
       pacingKey: `pace:${redPackets.mchId}`,
       prepare: () => redPackets.prepare(),
-      async send(claim) {
-        try {
-          return sendReply({ sent: await redPackets.sendCash({ ...packetRequest(claim), clientIp: settings.clientIp }) });
-        } catch (error) {
-          if (!(error instanceof PayError)) throw error;
-          return sendReply({ error });
-        }
-      },
-      async query(claim) {
-        try {
-          return queryReply({ info: await redPackets.query(claim.mchBillno, claim.appId) }, appIdAlert);
-        } catch (error) {
-          if (!(error instanceof PayError)) throw error;
-          return queryReply({ error }, appIdAlert);
-        }
-      },
+      send: (claim) => sendAndReply(() => redPackets.sendCash({ ...packetRequest(claim), clientIp: settings.clientIp })),
+      query: (claim) => queryAndReply(() => redPackets.query(claim.mchBillno, claim.appId), appIdAlert),
       lacksDelivery: () => false,
       answer: (claim): CashClaimView => ({ campaignId: claim.campaignId, kind: 'cash', status: claim.status as CashClaimView['status'], amountFen: claim.amountFen }),
     };

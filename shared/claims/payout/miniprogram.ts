@@ -5,10 +5,9 @@
  * reply was lost is re-sent with its billno to get the package back (the engine holds the claim
  * for the operator when that resend answers anything but the packet).
  */
-import { PayError } from '../../pay/errors';
 import { ClaimPendingError } from '../errors';
 import { bizRedPacketParams } from '../../signing/red-packet';
-import { PACKET_CAMPAIGN_FIELDS, mchBillnoFor, packetClaimFields, packetRefusalFor, packetRequest, planPacketCampaign, queryReply, sendReply } from './redpacket';
+import { PACKET_CAMPAIGN_FIELDS, mchBillnoFor, packetClaimFields, packetRefusalFor, packetRequest, planPacketCampaign, queryAndReply, sendAndReply } from './redpacket';
 import type { PayoutModule } from './types';
 
 /** gethbinfo's appid for mini-program packets: the docs ask for the official account's, peers pass the mini-program's. */
@@ -31,22 +30,8 @@ export const miniProgramPacket: PayoutModule = {
       payeeAppId: () => settings.miniProgramAppId,
       pacingKey: `pace:${redPackets.mchId}`,
       prepare: () => redPackets.prepare(),
-      async send(claim) {
-        try {
-          return sendReply({ sent: await redPackets.sendMiniProgram(packetRequest(claim)) });
-        } catch (error) {
-          if (!(error instanceof PayError)) throw error;
-          return sendReply({ error });
-        }
-      },
-      async query(claim) {
-        try {
-          return queryReply({ info: await redPackets.query(claim.mchBillno, miniProgramQueryAppId.appId) }, appIdAlert);
-        } catch (error) {
-          if (!(error instanceof PayError)) throw error;
-          return queryReply({ error }, appIdAlert);
-        }
-      },
+      send: (claim) => sendAndReply(() => redPackets.sendMiniProgram(packetRequest(claim))),
+      query: (claim) => queryAndReply(() => redPackets.query(claim.mchBillno, miniProgramQueryAppId.appId), appIdAlert),
       lacksDelivery: (claim) => claim.package === null,
       answer(claim, nowMs) {
         const paid = claim.status === 'SENT' || claim.status === 'RECEIVED';

@@ -12,8 +12,7 @@
  *   SEND_FAILED, or with another code. gethbinfo may answer NOT_FOUND for a while after paying.
  */
 import { createHash } from 'node:crypto';
-import type { PayError } from '../../pay/errors';
-import { PayTransportError } from '../../pay/errors';
+import { PayError, PayTransportError } from '../../pay/errors';
 import { PayAction, RedPacketErrCode, TRANSIENT_ERR_CODES } from '../../pay/policy';
 import type { HbInfo, HbStatus, RedPacketSendRequest, RedPacketSent } from '../../pay/redpacket';
 import { RefusalReason } from '../errors';
@@ -160,6 +159,26 @@ export function sendReply(result: { sent: RedPacketSent } | { error: PayError })
     transient: error instanceof PayTransportError || TRANSIENT_ERR_CODES.has(code),
     ...(alert === undefined ? {} : { alert }),
   };
+}
+
+/** Runs a send and turns its answer, or its PayError, into the engine's reply. */
+export async function sendAndReply(send: () => Promise<RedPacketSent>): Promise<PayoutReply> {
+  try {
+    return sendReply({ sent: await send() });
+  } catch (error) {
+    if (!(error instanceof PayError)) throw error;
+    return sendReply({ error });
+  }
+}
+
+/** Runs a gethbinfo query and turns its answer, or its PayError, into the engine's reply. */
+export async function queryAndReply(query: () => Promise<HbInfo>, appIdAlert: (errCodeDes: string | undefined) => string): Promise<PayoutReply> {
+  try {
+    return queryReply({ info: await query() }, appIdAlert);
+  } catch (error) {
+    if (!(error instanceof PayError)) throw error;
+    return queryReply({ error }, appIdAlert);
+  }
 }
 
 /** Why a claim that failed for good with `errCode` is refused. */

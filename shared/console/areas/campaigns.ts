@@ -6,6 +6,7 @@
  */
 import { COLLECTIONS, type DocumentStore } from '../../store/port';
 import { campaignFunnel, type ChannelFunnel } from '../../claims/funnel';
+import { CLAIM_STATUSES } from '../../claims/model';
 import { campaignStatsOf, type CampaignStats } from '../../claims/stats';
 
 /** The fields of a stored campaign the console reads (older documents have `kind` instead of `payout`). */
@@ -42,15 +43,23 @@ interface StoredClaim {
   failedErrCode?: string | null;
   heldReason?: string | null;
   uncertainSinceMs?: number | null;
+  /** What WeChat said last about the bill (a transfer's state: WAIT_USER_CONFIRM, CANCELING…). */
+  wechatStatus?: string | null;
+  /** Set when a transfer that ended unpaid gave its amount back to the campaign. */
+  returnedAtMs?: number | null;
   createdAtMs: number;
   updatedAtMs: number;
 }
 
-/** Every claim status, in the order operators read them; unknown ones are shown too. */
-export const CLAIM_STATUS_ORDER = ['RESERVED', 'SENDING', 'UNKNOWN', 'HELD', 'SENT', 'RECEIVED', 'FAILED'] as const;
 const PAID_STATUSES = new Set(['SENT', 'RECEIVED']);
 /** Claims still moving: the reconciler's work, which "settle now" starts at once. */
 export const OPEN_STATUSES = ['RESERVED', 'SENDING', 'UNKNOWN'] as const;
+/**
+ * A waiting transfer's bill states in which a cancel (撤销转账) is not offered: already asked, or the
+ * user confirmed. Which other non-final states WeChat cancels is UNVERIFIED (reference/pay-v3-transfer.md
+ * §1.5), so the console offers it and WeChat's answer decides, as for `campaign cancel-transfer`.
+ */
+const NOT_CANCELLABLE_BILL_STATES = new Set(['CANCELING', 'TRANSFERING']);
 /** How many unpaid claims one page lists (the counts are exact whatever this is). */
 const UNPAID_LISTED = 500;
 
@@ -87,7 +96,7 @@ export interface ClaimLine {
   reason: string;
   sinceMs: number;
   /** What the operator can do from the console. */
-  action: 'settle' | 'reissue' | null;
+  action: 'settle' | 'reissue' | 'cancel-transfer' | null;
 }
 
 export interface CampaignDetail extends CampaignRow {
@@ -99,6 +108,8 @@ export interface CampaignDetail extends CampaignRow {
   paidIsApproximate: boolean;
   held: ClaimLine[];
   open: ClaimLine[];
+  /** Transfers whose bill waits for the user's confirmation (or for WeChat): the operator may cancel them. */
+  waiting: ClaimLine[];
   failed: ClaimLine[];
   stats: CampaignStats;
   /** Claim-page campaigns: per channel, follows → links sent → opened → authorised → claimed → paid, refusals by reason. */
@@ -139,8 +150,16 @@ function rowOf(campaign: StoredCampaign, nowMs: number): CampaignRow {
   };
 }
 
+function actionOf(claim: StoredClaim): ClaimLine['action'] {
+  if (claim.status === 'HELD') return 'reissue';
+  if ((OPEN_STATUSES as readonly string[]).includes(claim.status)) return 'settle';
+  // A bill already being cancelled or paid: "settle now" asks WeChat where it is.
+  if (claim.status === 'WAITING') return NOT_CANCELLABLE_BILL_STATES.has(claim.wechatStatus ?? '') ? 'settle' : 'cancel-transfer';
+  return null;
+}
+
 function lineOf(claim: StoredClaim): ClaimLine {
-  const open = (OPEN_STATUSES as readonly string[]).includes(claim.status);
+  const bill = claim.status === 'WAITING' ? `bill ${claim.wechatStatus ?? 'not known yet'}` : null;
   return {
     id: claim._id,
     status: claim.status,
@@ -148,9 +167,9 @@ function lineOf(claim: StoredClaim): ClaimLine {
     openid: claim.openid,
     mchBillno: claim.mchBillno,
     attempt: claim.attempt,
-    reason: claim.heldReason ?? claim.failedErrCode ?? claim.lastError ?? '',
+    reason: bill ?? claim.heldReason ?? claim.failedErrCode ?? claim.lastError ?? '',
     sinceMs: claim.uncertainSinceMs ?? claim.updatedAtMs,
-    action: claim.status === 'HELD' ? 'reissue' : open ? 'settle' : null,
+    action: actionOf(claim),
   };
 }
 
@@ -165,18 +184,19 @@ export async function campaignDetailView(store: DocumentStore, id: string, nowMs
   const campaign = await store.get<StoredCampaign>(COLLECTIONS.redPacketCampaigns, id);
   if (campaign === null) return null;
   const [counts, unpaid, stats, funnel] = await Promise.all([
-    Promise.all(CLAIM_STATUS_ORDER.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status }))),
+    Promise.all(CLAIM_STATUSES.map((status) => store.count(COLLECTIONS.redPacketClaims, { campaignId: id, status }))),
     store.find<StoredClaim>(
       COLLECTIONS.redPacketClaims,
-      { campaignId: id, status: { in: CLAIM_STATUS_ORDER.filter((status) => !PAID_STATUSES.has(status)) } },
+      { campaignId: id, status: { in: CLAIM_STATUSES.filter((status) => !PAID_STATUSES.has(status)) } },
       { limit: UNPAID_LISTED, orderBy: { field: 'updatedAtMs', direction: 'desc' } },
     ),
     campaignStatsOf(store, id),
     (campaign.eligibility ?? 'miniprogram') === 'miniprogram' ? Promise.resolve([]) : campaignFunnel(store, id),
   ]);
-  const claimsByStatus = CLAIM_STATUS_ORDER.map((status, index) => ({ status, count: counts[index]! }));
+  const claimsByStatus = CLAIM_STATUSES.map((status, index) => ({ status, count: counts[index]! }));
   const unpaidCount = claimsByStatus.filter(({ status }) => !PAID_STATUSES.has(status)).reduce((sum, { count }) => sum + count, 0);
-  const unpaidFen = unpaid.reduce((sum, claim) => sum + claim.amountFen, 0);
+  // A transfer that ended unpaid gave its amount back already (claimedFen no longer holds it): not subtracted twice.
+  const unpaidFen = unpaid.filter((claim) => (claim.returnedAtMs ?? null) === null).reduce((sum, claim) => sum + claim.amountFen, 0);
   const paidCount = claimsByStatus.filter(({ status }) => PAID_STATUSES.has(status)).reduce((sum, { count }) => sum + count, 0);
   const lines = unpaid.map(lineOf);
   return {
@@ -187,7 +207,8 @@ export async function campaignDetailView(store: DocumentStore, id: string, nowMs
     paidFen: campaign.claimedFen - unpaidFen,
     paidIsApproximate: unpaidCount > unpaid.length,
     held: lines.filter((line) => line.status === 'HELD'),
-    open: lines.filter((line) => line.action === 'settle'),
+    open: lines.filter((line) => line.status !== 'WAITING' && line.action === 'settle'),
+    waiting: lines.filter((line) => line.status === 'WAITING'),
     failed: lines.filter((line) => line.status === 'FAILED').slice(0, 50),
     stats,
     funnel,

@@ -66,7 +66,7 @@ describe('the campaign page of a claim-page campaign', () => {
     const detail = {
       id: 'spring-follow', title: '新关注有礼', payout: 'cash', eligibility: 'follow', state: 'open' as const, startsAtMs: 0, endsAtMs: 1, budgetFen: 1000, reservedFen: 200, leftFen: 800,
       packetCount: 10, reservedCount: 2, amount: '1.00 each', paused: false, pausedAtMs: null, pausedBy: null, claimsByStatus: [], paidCount: 2, paidFen: 200, paidIsApproximate: false,
-      held: [], open: [], failed: [], stats: { refusals: [], payErrors: [] },
+      held: [], open: [], failed: [], waiting: [], stats: { refusals: [], payErrors: [] },
       funnel: [{ channel: 'wx10ca1000000000a2:account', stages: { follows: 9, linksSent: 7, linksOpened: 6, authorised: 5, claimed: 2, paid: 2 }, refusals: { not_new: 2, '<b>': 1 } }],
     };
     const page = campaignPage({ assets: { styles: [], script: '/s.js' }, operator: 'ops', csrf: 'c', nowMs: 0 }, detail, null);
