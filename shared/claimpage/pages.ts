@@ -5,6 +5,7 @@
  * never carries an amount the browser could choose, a token, a ticket or a key: the claim form
  * holds only its CSRF token.
  */
+import { pageSecurityHeaders } from '../http/page-headers';
 import type { HttpResponse } from '../http/response';
 import type { ClaimAssetUrls } from './assets';
 
@@ -122,33 +123,11 @@ ${body(view)}
 </html>`.text;
 }
 
-/** The claim page's security headers: a CSP without inline script or style; scripts from here and the JS-SDK's origin only. */
-export function pageSecurityHeaders(jssdkUrl: string): Record<string, string> {
-  const jssdkOrigin = new URL(jssdkUrl).origin;
-  return {
-    'content-security-policy': [
-      "default-src 'none'",
-      `script-src 'self' ${jssdkOrigin}`,
-      "style-src 'self'",
-      "img-src 'self' data:",
-      "font-src 'self' data:",
-      "connect-src 'self'",
-      "form-action 'self'",
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-    ].join('; '),
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'same-origin',
-    'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
-    'strict-transport-security': 'max-age=31536000',
-  };
-}
-
 /** An HTML answer with the page's headers. */
 export function pageResponse(view: PageView, chrome: PageChrome, status = 200, cookies: string[] = []): HttpResponse {
   return {
     status,
-    headers: { 'content-type': 'text/html; charset=utf-8', ...pageSecurityHeaders(chrome.jssdkUrl) },
+    headers: { 'content-type': 'text/html; charset=utf-8', ...pageSecurityHeaders([new URL(chrome.jssdkUrl).origin]) },
     ...(cookies.length === 0 ? {} : { cookies }),
     body: renderPage(view, chrome),
   };

@@ -3,3 +3,4 @@ export * from './handler';
 export * from './proofs';
 export * from './request';
 export * from './response';
+export * from './page-headers';
