@@ -5,21 +5,15 @@
  * OAuth callback, page, claim — against a mini-program cash claim of sendRedPacket in the same run
  * (the engine's own minimum). Exported for `npm run bench` (scripts/bench/index.ts).
  */
-import tcb from '@cloudbase/node-sdk';
 import { createCampaign } from '../campaign';
-import { createNodeSdkStore } from '../../shared/store/nodeSdk';
 import { linkUser } from '../../shared/users/links';
 import { LOCAL_ACCOUNT, startStack, type Stack } from '../local/stack';
+import { operatorStore, percentile } from './common';
 
 type Row = Record<string, string | number>;
 
 const SHENZHEN_IP = '120.24.78.68';
 const SUB = 'wx10ca1000000000a3';
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 async function timed(stack: Stack, total: number, concurrency: number, request: () => Promise<unknown>): Promise<{ rps: number; p50: number; p99: number }> {
   const times: number[] = [];
@@ -48,7 +42,7 @@ export async function benchClaimPages(): Promise<Array<{ title: string; rows: Ro
   const stack = await startStack({ port: 0, dataDir: null, quiet: true, instancesPerFunction: 4 });
   try {
     process.env.TENCENTCLOUD = 'true';
-    const store = createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'bench', secretKey: 'bench', serviceUrl: `${stack.url}/admin` } as never).database());
+    const store = operatorStore(stack);
     const nowMs = Date.now();
     const texts = { sendName: '本地服务号', wishing: '感谢关注', actName: '新关注有礼', remark: 'bench' };
     await createCampaign(store, {

@@ -10,11 +10,10 @@
  *
  * Exported for `npm run bench` (scripts/bench/index.ts); `npx tsx scripts/bench/redpacket.ts` runs it alone.
  */
-import tcb from '@cloudbase/node-sdk';
 import { createCampaign } from '../campaign';
 import { linkUser } from '../../shared/users/links';
-import { createNodeSdkStore } from '../../shared/store/nodeSdk';
-import { LOCAL_ACCOUNT, startStack, type Stack } from '../local/stack';
+import { LOCAL_ACCOUNT, type Stack } from '../local/stack';
+import { operatorStore, withStack } from './common';
 
 /** One bench row, ready for a table. */
 export type RedPacketBenchRow = Record<string, string | number>;
@@ -31,22 +30,6 @@ const OUR_PACE_PER_SECOND = 9;
 const COST_CLAIMS = 40;
 /** What the claim path made per warm mini-program claim before issue 8 §6 (16), counted with GET /__local/stats. */
 const REQUESTS_BEFORE = 16;
-
-async function withStack<T>(options: Parameters<typeof startStack>[0], work: (stack: Stack) => Promise<T>): Promise<T> {
-  const stack = await startStack({ port: 0, dataDir: null, quiet: true, ...options });
-  try {
-    // node-sdk would otherwise probe metadata.tencentyun.com first; the stack is all on loopback.
-    process.env.TENCENTCLOUD = 'true';
-    return await work(stack);
-  } finally {
-    await stack.close();
-  }
-}
-
-function operatorStore(stack: Stack) {
-  const app = tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stack.url}/admin` } as never);
-  return createNodeSdkStore(app.database());
-}
 
 async function openCampaign(stack: Stack, id: string, fields: Record<string, unknown>): Promise<void> {
   const nowMs = Date.now();

@@ -9,10 +9,9 @@
  *
  * Exported for `npm run bench` (scripts/bench/index.ts); `npx tsx scripts/bench/transfer.ts` runs it alone.
  */
-import tcb from '@cloudbase/node-sdk';
 import { createCampaign } from '../campaign';
-import { createNodeSdkStore } from '../../shared/store/nodeSdk';
-import { LOCAL_ACCOUNT, startStack, type Stack } from '../local/stack';
+import { LOCAL_ACCOUNT, type Stack } from '../local/stack';
+import { operatorStore, withStack } from './common';
 
 /** One bench row, ready for a table. */
 export type TransferBenchRow = Record<string, string | number>;
@@ -20,22 +19,6 @@ export type TransferBenchRow = Record<string, string | number>;
 const INSTANCES = 8;
 const CLAIMS = 200;
 const COST_CLAIMS = 40;
-
-async function withStack<T>(options: Parameters<typeof startStack>[0], work: (stack: Stack) => Promise<T>): Promise<T> {
-  const stack = await startStack({ port: 0, dataDir: null, quiet: true, ...options });
-  try {
-    // node-sdk would otherwise probe metadata.tencentyun.com first; the stack is all on loopback.
-    process.env.TENCENTCLOUD = 'true';
-    return await work(stack);
-  } finally {
-    await stack.close();
-  }
-}
-
-function operatorStore(stack: Stack) {
-  const app = tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stack.url}/admin` } as never);
-  return createNodeSdkStore(app.database());
-}
 
 const PAYOUT_FIELDS: Record<'packet' | 'transfer', Record<string, unknown>> = {
   packet: { payout: 'miniprogram', sendName: 'bench', wishing: 'bench', actName: 'bench', remark: 'bench' },
