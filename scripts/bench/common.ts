@@ -30,3 +30,19 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
+
+/** `npx tsx scripts/bench/<section>.ts`: runs one section and prints its tables. */
+export function runAlone(bench: () => Promise<ReadonlyArray<{ title: string; rows: readonly BenchRow[] }>>): void {
+  bench().then(
+    (tables) => {
+      for (const { title, rows } of tables) {
+        console.log(title);
+        console.table(rows);
+      }
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

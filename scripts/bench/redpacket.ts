@@ -13,7 +13,7 @@
 import { createCampaign } from '../campaign';
 import { linkUser } from '../../shared/users/links';
 import { LOCAL_ACCOUNT, type Stack } from '../local/stack';
-import { operatorStore, withStack } from './common';
+import { operatorStore, runAlone, withStack } from './common';
 
 /** One bench row, ready for a table. */
 export type RedPacketBenchRow = Record<string, string | number>;
@@ -162,17 +162,4 @@ export async function benchRedPackets(): Promise<Array<{ title: string; rows: Re
   ];
 }
 
-if (require.main === module) {
-  benchRedPackets().then(
-    (tables) => {
-      for (const { title, rows } of tables) {
-        console.log(title);
-        console.table(rows);
-      }
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone(benchRedPackets);

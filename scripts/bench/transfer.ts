@@ -11,7 +11,7 @@
  */
 import { createCampaign } from '../campaign';
 import { LOCAL_ACCOUNT, type Stack } from '../local/stack';
-import { operatorStore, withStack } from './common';
+import { operatorStore, runAlone, withStack } from './common';
 
 /** One bench row, ready for a table. */
 export type TransferBenchRow = Record<string, string | number>;
@@ -125,17 +125,4 @@ export async function benchTransfers(): Promise<Array<{ title: string; rows: Tra
   ];
 }
 
-if (require.main === module) {
-  benchTransfers().then(
-    (tables) => {
-      for (const { title, rows } of tables) {
-        console.log(title);
-        console.table(rows);
-      }
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone(benchTransfers);
