@@ -30,6 +30,7 @@ export const OPTIONAL_FEATURES: Record<string, { feature: string; variables: str
   redPackets: { feature: 'red packets (sendRedPacket)', variables: ['WX_MP_APPID', 'PAY_MCH_ID', 'PAY_API_KEY'] },
   transfers: { feature: 'merchant transfers (sendRedPacket, payNotify)', variables: ['WX_MP_APPID', 'PAY_MCH_ID', TRANSFER_NOTIFY_URL_SETTING] },
   claimPages: { feature: 'claim pages (claimPage, claimPageToken, and follow campaigns\' links in receivePush)', variables: ['CLAIM_PAGE_ORIGIN'] },
+  riskChecks: { feature: 'campaigns\' risk checks (getToken keeps the mini-program\'s access_token)', variables: ['WX_MP_APPID', 'WX_MP_APPSECRET'] },
 };
 const OPTIONAL = new Set(Object.values(OPTIONAL_FEATURES).flatMap((feature) => feature.variables));
 /** Settings a feature may do without (the claim pages' extra hosts and verification files). */

@@ -98,6 +98,18 @@ export function readAccountConfig(reader: EnvReader): WechatAccountConfig {
   };
 }
 
+/**
+ * getToken's mini-program, when it has one: WX_MP_APPSECRET set (with WX_MP_APPID). Its token is
+ * for the mini-program's own APIs (campaigns' risk checks, wxa/getuserriskrank); null without the secret.
+ */
+export function readMiniProgramTokenConfig(reader: EnvReader): { appId: string; appSecret: string } | null {
+  if (reader.optionalString('WX_MP_APPSECRET') === undefined) return null;
+  return {
+    appId: reader.string('WX_MP_APPID', { pattern: APPID_PATTERN, hint: 'the mini-program AppID, wx + 16 hex digits (WX_MP_APPSECRET is its secret)' }),
+    appSecret: reader.string('WX_MP_APPSECRET', { pattern: /^[0-9a-zA-Z]{16,64}$/, hint: 'the mini-program AppSecret' }),
+  };
+}
+
 export function readTokenFetcherConfig(reader: EnvReader): TokenFetcherConfig {
   return {
     ...readAccountConfig(reader),

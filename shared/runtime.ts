@@ -84,7 +84,8 @@ export function identifyCaller(
     const appid = text(wxContext.APPID);
     if (appid === undefined) refuse('a user identity without an APPID', source);
     const unionid = text(wxContext.UNIONID);
-    const clientIp = text(wxContext.CLIENTIP);
+    // getWXContext gives CLIENTIP, and CLIENTIPV6 for a client reaching the platform over IPv6 only.
+    const clientIp = text(wxContext.CLIENTIP) ?? text(wxContext.CLIENTIPV6);
     return { type: 'miniprogram', openid, appid, ...(unionid ? { unionid } : {}), ...(clientIp ? { clientIp } : {}) };
   }
   if (trigger === 'timer' || source === 'wx_trigger') {

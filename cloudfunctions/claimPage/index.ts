@@ -38,7 +38,7 @@ export const main = defineHttpHandler<ClaimPageDeps, ClaimVisitor>({
       log,
       now: Date.now,
       settings,
-      claims: createClaimDeps(config, { store, log }),
+      claims: createClaimDeps(config, { store, log, invoke: (name, data) => platform.callFunction(name, data) }),
       accounts,
       serviceAppId,
       serviceSecret: async () => {

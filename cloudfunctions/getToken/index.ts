@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AccountRegistry } from '../../shared/accounts/registry';
 import { readOptionalAppId } from '../../shared/accounts/validate';
-import { envReader, readTokenFetcherConfig } from '../../shared/config';
+import { envReader, readMiniProgramTokenConfig, readTokenFetcherConfig } from '../../shared/config';
 import { AccountTokenOwners } from '../../shared/credentials/accounts';
 import { toInfo } from '../../shared/credentials/services';
 import { cloudPlatform } from '../../shared/platform';
@@ -14,7 +14,7 @@ type Input =
 
 /**
  * getToken: the only fetcher of the official accounts' access_tokens (`appid`, default the
- * environment's account). Runs on the environment's fixed outbound IP; its timer refreshes every
+ * environment's account) and of the mini-program's (WX_MP_APPSECRET set: its own APIs, risk checks). Runs on the environment's fixed outbound IP; its timer refreshes every
  * active account ahead of expiry; it answers other functions and admins with the cached version's
  * metadata (the value stays in `wx_credentials`), and never a client.
  */
@@ -25,10 +25,11 @@ export const main = defineHandler({
   init: (log) => {
     const env = envReader(process.env);
     const config = readTokenFetcherConfig(env);
+    const miniProgram = readMiniProgramTokenConfig(env);
     env.done();
     const { store } = cloudPlatform();
     const registry = new AccountRegistry({ store, environment: { appId: config.appId, appSecret: config.appSecret } });
-    return new AccountTokenOwners(registry, config, { store, log, instanceId: randomUUID() });
+    return new AccountTokenOwners(registry, { ...config, miniProgram }, { store, log, instanceId: randomUUID() });
   },
   parse: (event, caller): Input => {
     if (caller.type === 'timer') return { action: 'refresh' };

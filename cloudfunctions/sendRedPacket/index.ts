@@ -31,7 +31,8 @@ export const main = defineHandler({
   wxContext: () => cloudPlatform().getWXContext(),
   init: (log) => {
     const config = readClaimConfig(envReader(process.env));
-    return { config, deps: createClaimDeps(config, { store: cloudPlatform().store, log }) };
+    const platform = cloudPlatform();
+    return { config, deps: createClaimDeps(config, { store: platform.store, log, invoke: (name, data) => platform.callFunction(name, data) }) };
   },
   parse: (event, caller): Input => {
     if (caller.type === 'timer') return { action: 'reconcile', ignoreBackoff: false };

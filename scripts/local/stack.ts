@@ -277,6 +277,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WX_TOKEN_MODE: tokenMode,
     WX_API_BASE_URL: url,
     WX_MP_APPID: LOCAL_ACCOUNT.miniProgramAppId,
+    WX_MP_APPSECRET: LOCAL_MINI_PROGRAM.appSecret,
     PAY_MCH_ID: LOCAL_ACCOUNT.mchId,
     PAY_API_KEY: LOCAL_ACCOUNT.payApiKey,
     // What a bill names as its notify_url (WeChat wants https); the Pay sandbox delivers to this stack's /pay/notify whatever it says.

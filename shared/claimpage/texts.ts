@@ -50,6 +50,8 @@ const TEXTS: Readonly<Record<string, string>> = {
   [RefusalReason.FORWARDED]: '这个领取链接是发给别人的，不能代领。请关注公众号后打开你自己收到的链接。',
   [RefusalReason.UNPROVEN]: '暂时无法确认你就是收到链接的本人，请稍后从公众号消息中重新打开链接。',
   [RefusalReason.SNAPSHOT_USER]: '请点击页面下方的“使用完整服务”后再领取。',
+  [RefusalReason.RISKY_USER]: '你的微信账号暂时无法参加本活动。',
+  [RefusalReason.RISK_UNCHECKED]: '暂时无法确认你的账号状态，请从小程序重新进入后再试。',
   [PageReason.NOT_IN_WECHAT]: '请在微信客户端中打开此页面。',
   [PageReason.NO_SESSION]: '页面已过期，请从公众号消息（或小程序）中重新打开领取页面。',
   [PageReason.OAUTH_STATE]: '授权已过期或不属于本页面，请重新打开领取链接。',

@@ -72,7 +72,11 @@ export function planCampaign(raw: unknown, options: { nowMs: number; random?: Ra
   const eligibility = ELIGIBILITIES[eligibilityName as EligibilityName] ?? ELIGIBILITIES.miniprogram;
   const payout = PAYOUTS[payoutName as PayoutName] ?? PAYOUTS.miniprogram;
   const known = new Set([...COMMON_FIELDS, ...eligibility.campaignFields, ...payout.campaignFields]);
-  for (const key of Object.keys(input)) if (!known.has(key)) problems.push(`unknown field ${key}`);
+  for (const key of Object.keys(input)) {
+    if (known.has(key)) continue;
+    // The risk rank is of a mini-program openid: a follower arrives with none.
+    problems.push(key === 'risk' ? `risk (getuserriskrank) needs the claimant's mini-program openid: a ${String(eligibilityName)} campaign has none (miniprogram and webview campaigns take it)` : `unknown field ${key}`);
+  }
   const eligibilityFields = eligibility.planCampaign(input, problems);
   const payoutPlan = payout.planCampaign(input, problems);
 

@@ -16,6 +16,9 @@ import { createRedPacketPayClient, type RedPacketPayClient } from '../pay/redpac
 import { loadPayV3Keys, payV3KeysFrom, payV3KeyValuesFromEnv, type PayV3Keys } from '../pay/v3/keys';
 import { createTransferBillsClient, expectNotifyUrl, type TransferBillsClient } from '../pay/v3/transfer';
 import type { DocumentStore } from '../store/port';
+import { createTokenReader, type InvokeFunction } from '../credentials/services';
+import { createWechatHttp } from '../wechat/http';
+import { createRiskRanker } from './risk';
 import { ClaimMemory, type ClaimDeps, type ClaimSettings } from './engine';
 import type { PayoutName } from './model';
 import { PAYOUTS } from './payout';
@@ -39,6 +42,8 @@ export interface ClaimFunctionConfig {
   };
   /** Claims one reconciler run looks at, at most. */
   reconcileBatch: number;
+  /** WeChat's API (campaigns' risk checks: wxa/getuserriskrank with the mini-program's token). */
+  wechatApiBaseUrl: string;
 }
 
 const MCH_ID_PATTERN = /^[0-9]{6,16}$/;
@@ -83,6 +88,7 @@ export function readClaimConfig(reader: EnvReader, nowMs: number = Date.now()): 
   const baseUrl = reader.url('PAY_API_BASE_URL', 'https://api.mch.weixin.qq.com');
   const timeoutMs = reader.int('PAY_TIMEOUT_MS', { fallback: 5_000, min: 200, max: 30_000 });
   const reconcileBatch = reader.int('RP_RECONCILE_BATCH', { fallback: 50, min: 1, max: 500 });
+  const wechatApiBaseUrl = reader.url('WX_API_BASE_URL', 'https://api.weixin.qq.com');
   const caPem = reader.optionalString('PAY_CA_PEM');
   const values = {
     p12Base64: reader.optionalString('PAY_MCH_P12_BASE64'),
@@ -104,6 +110,7 @@ export function readClaimConfig(reader: EnvReader, nowMs: number = Date.now()): 
       v3Keys: payV3KeysFrom(v3Values, mchId, 'the PAY_V3_* environment variables', nowMs),
     },
     reconcileBatch,
+    wechatApiBaseUrl,
   };
 }
 
@@ -111,7 +118,10 @@ export function readClaimConfig(reader: EnvReader, nowMs: number = Date.now()): 
 export const TRANSFER_NOTIFY_URL_SETTING = 'PAY_V3_NOTIFY_URL';
 
 /** The engine's dependencies for one instance. */
-export function createClaimDeps(config: ClaimFunctionConfig, options: { store: DocumentStore; log: Logger; now?: () => number }): ClaimDeps {
+export function createClaimDeps(
+  config: ClaimFunctionConfig,
+  options: { store: DocumentStore; log: Logger; now?: () => number; invoke?: InvokeFunction },
+): ClaimDeps {
   const { pay } = config;
   const now = options.now ?? Date.now;
   const build = async (): Promise<RedPacketPayClient> => {
@@ -140,8 +150,18 @@ export function createClaimDeps(config: ClaimFunctionConfig, options: { store: D
     settings: config.settings,
     payouts,
     memory: new ClaimMemory(),
+    // The mini-program's token through getToken (WX_MP_APPSECRET is getToken's alone); a short timeout: a user is waiting.
+    ...(options.invoke === undefined ? {} : {
+      risk: createRiskRanker(
+        createWechatHttp({ baseUrl: config.wechatApiBaseUrl, timeoutMs: RISK_TIMEOUT_MS }),
+        createTokenReader({ appId: config.settings.miniProgramAppId }, { store: options.store, invoke: options.invoke }),
+      ),
+    }),
   };
 }
+
+/** How long a claim waits for WeChat's risk rank before the campaign's `onError` decides. */
+const RISK_TIMEOUT_MS = 3_000;
 
 /**
  * A client built on first use and kept; a failed build (a broken certificate) is not kept, so

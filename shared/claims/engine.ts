@@ -2,6 +2,7 @@
  * The claim engine: one path for every way in (./eligibility) and every way out (./payout).
  *
  *   identify the person (eligibility) → cheap refusals from this instance's copy of the campaign
+ *   → the campaign's risk check, if it has one (./risk.ts: WeChat's rank of the mini-program openid)
  *   → ONE reservation transaction: the campaign's window, pause, stock and claims-per-second; the claim,
  *     already SENDING with its bill number and lease; a document for every other key of the person
  *   → pace (the merchant's rate limit) → send (payout) → persist the outcome → the reconciler
@@ -54,6 +55,7 @@ import { countFunnel } from './funnel';
 import { countPayError, countRefusal } from './stats';
 import { PAYOUTS } from './payout';
 import { Outcome, type Payout, type PayoutReply } from './payout/types';
+import { checkRisk, type RiskRanker } from './risk';
 import { closeClaim, paidPatch } from './settlement';
 
 /** Engine settings (read once per instance from the environment). */
@@ -77,6 +79,8 @@ export interface ClaimDeps {
   payouts: Readonly<Record<PayoutName, Payout>>;
   /** This instance's memory: campaign definitions and claims it has seen. */
   memory: ClaimMemory;
+  /** WeChat's risk rank of mini-program users, for campaigns with `risk` (./risk.ts). */
+  risk?: RiskRanker;
 }
 
 /** A user's drive is short: they are waiting for the answer. */
@@ -152,6 +156,8 @@ async function claimOnce(deps: ClaimDeps, campaignId: string, entry: ClaimEntry)
     const payee = await eligibility.payee(person, payout.payeeAppId(campaign.eligibility), context);
     // A broken certificate fails here, before anything is reserved.
     await payout.prepare();
+    // Last before the reservation: a WeChat call, made only for someone every other rule let through.
+    await checkRisk({ ...(deps.risk === undefined ? {} : { risk: deps.risk }), log: deps.log, miniProgramAppId: settings.miniProgramAppId }, campaign, person);
     reserved = await reserve(deps, campaign, { claimId, keys, payee, leaseOwner, channel: person.channel ?? null });
   } catch (error) {
     // A refusal meant for newcomers (ended, sold out since, moved away, unlinked) must not hide the

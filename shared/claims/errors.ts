@@ -41,6 +41,13 @@ export const RefusalReason = {
   UNPROVEN: 'unproven',
   /** Claim pages: a snapshot-page (快照页) user of WeChat's OAuth, whose ids are virtual. */
   SNAPSHOT_USER: 'snapshot_user',
+  /**
+   * The campaign's own risk check (wxa/getuserriskrank, ./risk.ts): WeChat ranks the claimant above the
+   * campaign's maximum. Not RISK_BLOCKED, which is WeChat Pay refusing a payment it was asked to make.
+   */
+  RISKY_USER: 'risky_user',
+  /** The campaign's risk check could not rank the claimant (61010: no recent visit to the mini-program; WeChat failing) and the campaign refuses then. */
+  RISK_UNCHECKED: 'risk_unchecked',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
 
@@ -71,6 +78,8 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalReason, string>> = {
   forwarded: 'This link was sent to someone else',
   unproven: 'We cannot confirm that you received this link; please try again in a minute',
   snapshot_user: 'Please open the full page (使用完整服务) before claiming',
+  risky_user: 'This campaign cannot be claimed from this WeChat account',
+  risk_unchecked: 'Your account could not be checked right now; please open the mini-program again and retry',
 };
 
 /**

@@ -80,6 +80,8 @@ export interface CampaignDoc extends StoredDoc, PacketTexts {
   regions?: string[];
   /** Claim-page campaigns: page requests per client IP per minute (link opens, authorisations, claims). */
   ipCallsPerMinute?: number;
+  /** Campaigns of mini-program users (miniprogram, webview) only: WeChat's risk rank asked before the reservation (../risk.ts). */
+  risk?: RiskTerms;
   /** The second (epoch ms) `rateWindowCount` counts reservations of. */
   rateWindowStartMs: number;
   rateWindowCount: number;
@@ -93,6 +95,12 @@ export interface CampaignDoc extends StoredDoc, PacketTexts {
    * stored): its older claims are keyed `<id>:<unionid ?? openid>`, without key documents.
    */
   legacyKeys?: true;
+}
+
+/** A campaign's risk check (wxa/getuserriskrank, scene 1): ranks above `maxRank` are refused; `onError` when WeChat cannot rank. */
+export interface RiskTerms {
+  maxRank: number;
+  onError: 'refuse' | 'allow';
 }
 
 /**

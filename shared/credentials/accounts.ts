@@ -2,7 +2,7 @@ import { hasCapability, type OfficialAccount } from '../accounts/model';
 import type { AccountRegistry } from '../accounts/registry';
 import type { TokenMode } from '../config';
 import { AppError, ConfigError, ErrorCode, InputError } from '../errors';
-import type { Logger } from '../log';
+import { registerSecret, type Logger } from '../log';
 import type { DocumentStore } from '../store/port';
 import { TICKET_TYPES, type TicketType } from '../wechat/ticket';
 import type { CredentialKind, CredentialTiming } from './model';
@@ -34,39 +34,51 @@ export class AccountTokenOwners {
 
   constructor(
     private readonly registry: AccountRegistry,
-    private readonly config: { apiBaseUrl: string; tokenMode: TokenMode },
+    private readonly config: {
+      apiBaseUrl: string;
+      tokenMode: TokenMode;
+      /** The environment's mini-program (WX_MP_APPID + WX_MP_APPSECRET), not an official account: its token serves its own APIs. */
+      miniProgram?: { appId: string; appSecret: string } | null;
+    },
     private readonly options: OwnerOptions,
-  ) {}
-
-  /** The owner of an active account's token (NOT_FOUND for an unknown or removed appid). */
-  async owner(appId?: string): Promise<CredentialOwner> {
-    const account = await this.registry.require(appId);
-    return this.ownerOf(account.appId);
+  ) {
+    if (config.miniProgram) registerSecret(config.miniProgram.appSecret);
   }
 
-  /** The timer: every active account, each on its own, read fresh from the registry so a removed one stops at once. */
+  /** The owner of an active account's token, or the mini-program's (NOT_FOUND for an unknown or removed appid). */
+  async owner(appId?: string): Promise<CredentialOwner> {
+    const { miniProgram } = this.config;
+    if (miniProgram && appId === miniProgram.appId) return this.ownerOf(appId, () => Promise.resolve(miniProgram.appSecret));
+    const account = await this.registry.require(appId);
+    return this.ownerOf(account.appId, this.registrySecret(account.appId));
+  }
+
+  /** The timer: every active account, each on its own, read fresh from the registry so a removed one stops at once; and the mini-program. */
   async refreshAll(): Promise<CredentialRefresh[]> {
     const accounts = await this.registry.listActive({ fresh: true });
-    return Promise.all(accounts.map((account) => refreshOne(account.appId, 'access_token', this.ownerOf(account.appId), this.options.log)));
+    const { miniProgram } = this.config;
+    return Promise.all([
+      ...accounts.map((account) => refreshOne(account.appId, 'access_token', this.ownerOf(account.appId, this.registrySecret(account.appId)), this.options.log)),
+      ...(miniProgram ? [refreshOne(miniProgram.appId, 'access_token', await this.owner(miniProgram.appId), this.options.log)] : []),
+    ]);
   }
 
-  private ownerOf(appId: string): CredentialOwner {
+  // Looked up at each fetch: a secret an operator rotated is used within the registry's TTL.
+  private registrySecret(appId: string): () => Promise<string> {
+    return async () => {
+      const account = await this.registry.require(appId);
+      if (!account.appSecret) {
+        throw new ConfigError([`${appId} has no AppSecret: set it with npm run accounts -- add (or WX_OA_APPSECRET for the environment's account)`]);
+      }
+      return account.appSecret;
+    };
+  }
+
+  private ownerOf(appId: string, appSecret: () => Promise<string>): CredentialOwner {
     let owner = this.owners.get(appId);
     if (!owner) {
       owner = createTokenOwner(
-        {
-          appId,
-          apiBaseUrl: this.config.apiBaseUrl,
-          tokenMode: this.config.tokenMode,
-          // Looked up at each fetch: a secret an operator rotated is used within the registry's TTL.
-          appSecret: async () => {
-            const account = await this.registry.require(appId);
-            if (!account.appSecret) {
-              throw new ConfigError([`${appId} has no AppSecret: set it with npm run accounts -- add (or WX_OA_APPSECRET for the environment's account)`]);
-            }
-            return account.appSecret;
-          },
-        },
+        { appId, apiBaseUrl: this.config.apiBaseUrl, tokenMode: this.config.tokenMode, appSecret },
         this.options,
       );
       this.owners.set(appId, owner);

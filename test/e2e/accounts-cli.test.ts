@@ -78,7 +78,8 @@ describe('npm run accounts (scripts/accounts.ts --local)', () => {
   it('removes an account: no longer refreshed, and the environment\'s own account cannot be removed', async () => {
     await expect(cli('remove', A4)).resolves.toMatchObject({ code: 0, output: expect.stringContaining(`Removed ${A4}`) });
     const timer = await callFunction(stack, 'getToken', {}, { type: 'timer', trigger: 'refreshToken' });
-    expect(timer.data.map((entry: { appId: string }) => entry.appId)).toEqual([A1, A2, A3]);
+    // The officials left, and the mini-program (WX_MP_APPSECRET), which no registry change touches.
+    expect(timer.data.map((entry: { appId: string }) => entry.appId)).toEqual([A1, A2, A3, LOCAL_ACCOUNT.miniProgramAppId]);
     await expect(cli('list', '--json')).resolves.toMatchObject({ output: expect.stringContaining(`"appId":"${A4}","kind":"subscription","verified":true,"name":"订阅号丙（新）","originalId":"gh_10ca100000a4","messageMode":"plain","active":false`) });
     await expect(cli('remove', A4)).rejects.toThrow(`${A4} was removed already`);
     await expect(cli('remove', LOCAL_ACCOUNT.officialAppId)).rejects.toThrow(/environment's own account/);

@@ -112,6 +112,8 @@ describe('one account\'s failures stay its own', () => {
         { appId: A1, ok: true },
         { appId: A2, ok: false, error: { code: 'UPSTREAM_ERROR', message: expect.stringMatching(/next attempt in/) } },
         { appId: A3, ok: true },
+        // The mini-program's token (WX_MP_APPSECRET) is refreshed on its own too.
+        { appId: LOCAL_ACCOUNT.miniProgramAppId, ok: true },
       ],
     });
     await expect(callFunction(stack, 'getToken', { appid: A2 }, FROM_FUNCTION)).resolves.toMatchObject({ ok: false });
@@ -129,12 +131,12 @@ describe('one account\'s failures stay its own', () => {
   });
 
   it('stops refreshing an account the operator removed', async () => {
-    await expect(callFunction(stack, 'getToken', {}, TIMER)).resolves.toMatchObject({ ok: true, data: [{ appId: A1 }, { appId: A2 }, { appId: A3 }] });
+    await expect(callFunction(stack, 'getToken', {}, TIMER)).resolves.toMatchObject({ ok: true, data: [{ appId: A1 }, { appId: A2 }, { appId: A3 }, { appId: LOCAL_ACCOUNT.miniProgramAppId }] });
     const store = createNodeSdkStore(adminDb(stack));
     await removeAccount(store, A3, { defaultAppId: LOCAL_ACCOUNT.officialAppId });
     const before = await callsByAccount(stack);
     const after = await callFunction(stack, 'getToken', {}, TIMER);
-    expect(after.data.map((line: { appId: string }) => line.appId)).toEqual([A1, A2]);
+    expect(after.data.map((line: { appId: string }) => line.appId)).toEqual([A1, A2, LOCAL_ACCOUNT.miniProgramAppId]);
     expect((await callsByAccount(stack))[A3]).toEqual(before[A3]);
     // Its cached token is gone from the database too.
     await expect(store.get('wx_credentials', `${A3}:access_token`)).resolves.toMatchObject({ value: null, expiresAtMs: 0 });

@@ -1,4 +1,4 @@
-import { LOCAL_OFFICIAL_ACCOUNTS } from '../../scripts/local/stack';
+import { LOCAL_MINI_PROGRAM, LOCAL_OFFICIAL_ACCOUNTS } from '../../scripts/local/stack';
 import { ADMIN, adminDb, callFunction, FROM_FUNCTION, LOCAL_ACCOUNT, sandbox, startTestStack, upstreamCalls, user, type Stack } from '../helpers/stack';
 
 const TOKEN_ID = `${LOCAL_ACCOUNT.officialAppId}:access_token`;
@@ -84,7 +84,7 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
   it('refreshes every account ahead of expiry on the timer, and only then', async () => {
     const [a1, a2, a3] = LOCAL_OFFICIAL_ACCOUNTS.map((account) => account.appId);
     const timer = { type: 'timer', trigger: 'refreshToken' } as const;
-    // The environment's token is fresh; the two registry accounts have none yet.
+    // The environment's token is fresh; the two registry accounts and the mini-program (WX_MP_APPSECRET) have none yet.
     const first = await callFunction(stack, 'getToken', {}, timer);
     expect(first).toEqual({
       ok: true,
@@ -92,11 +92,12 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
         { appId: a1, kind: 'access_token', ok: true, refreshed: false, version: 1, expiresAtMs: expect.any(Number) },
         { appId: a2, kind: 'access_token', ok: true, refreshed: true, version: 1, expiresAtMs: expect.any(Number) },
         { appId: a3, kind: 'access_token', ok: true, refreshed: true, version: 1, expiresAtMs: expect.any(Number) },
+        { appId: LOCAL_MINI_PROGRAM.appId, kind: 'access_token', ok: true, refreshed: true, version: 1, expiresAtMs: expect.any(Number) },
       ],
     });
     const before = await upstreamCalls(stack);
     const idle = await callFunction(stack, 'getToken', {}, timer);
-    expect(idle.data.map((line: { refreshed: boolean }) => line.refreshed)).toEqual([false, false, false]);
+    expect(idle.data.map((line: { refreshed: boolean }) => line.refreshed)).toEqual([false, false, false, false]);
     expect(await upstreamCalls(stack)).toEqual(before);
 
     // Four minutes left in our cache: inside the five-minute refresh window.
@@ -105,7 +106,7 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
     const due = await callFunction(stack, 'getToken', {}, timer);
     // WeChat's stable_token still has most of its life, so it answers the same token: same version, later expiry.
     expect(due.data[0]).toMatchObject({ appId: a1, ok: true, refreshed: true, version: 1 });
-    expect(due.data.slice(1).map((line: { refreshed: boolean }) => line.refreshed)).toEqual([false, false]);
+    expect(due.data.slice(1).map((line: { refreshed: boolean }) => line.refreshed)).toEqual([false, false, false]);
     expect(due.data[0].expiresAtMs).toBeGreaterThan(shortened + 60 * 60_000);
     expect((await credentialDoc(stack, TOKEN_ID)).source).toBe('timer');
     const after = await upstreamCalls(stack);
@@ -186,7 +187,7 @@ describe('getToken and getTicket on the local stack (stable_token mode)', () => 
   });
 
   it('never writes a token, ticket or the AppSecret into a function log', async () => {
-    const secrets = [...(await issuedSecrets(stack)), LOCAL_ACCOUNT.officialAppSecret];
+    const secrets = [...(await issuedSecrets(stack)), LOCAL_ACCOUNT.officialAppSecret, LOCAL_MINI_PROGRAM.appSecret];
     expect(secrets.length).toBeGreaterThanOrEqual(3);
     const logs = stack.host.logs().map((entry) => entry.text).join('\n');
     expect(logs.length).toBeGreaterThan(0);

@@ -124,10 +124,12 @@ describe('npm run deploy', () => {
 
   const redPackets = { WX_MP_APPID: 'wx00000000000000b2', PAY_MCH_ID: '1900000109', PAY_API_KEY: '0123456789abcdef0123456789abcdef' };
   const transfers = { WX_MP_APPID: 'wx00000000000000b2', PAY_MCH_ID: '1900000109', PAY_V3_NOTIFY_URL: 'https://prod-1a2b3c-1300000000.ap-shanghai.app.tcloudbase.com/pay/notify' };
+  const riskChecks = { WX_MP_APPID: 'wx00000000000000b2', WX_MP_APPSECRET: '0123456789abcdef0123456789abcdef' };
+  const riskOff = 'campaigns\' risk checks (getToken keeps the mini-program\'s access_token): WX_MP_APPSECRET not set';
 
   it('accepts complete settings', () => {
-    expect(checkDeploySettings({ ...complete, ...redPackets, ...transfers })).toEqual([]);
-    expect(featuresOff({ ...complete, ...redPackets, ...transfers })).toEqual([]);
+    expect(checkDeploySettings({ ...complete, ...redPackets, ...transfers, ...riskChecks })).toEqual([]);
+    expect(featuresOff({ ...complete, ...redPackets, ...transfers, ...riskChecks })).toEqual([]);
   });
 
   it('deploys without red packets and transfers when none of their settings is given, and says so', () => {
@@ -135,13 +137,15 @@ describe('npm run deploy', () => {
     expect(featuresOff(complete)).toEqual([
       'red packets (sendRedPacket): WX_MP_APPID, PAY_MCH_ID, PAY_API_KEY not set',
       'merchant transfers (sendRedPacket, payNotify): WX_MP_APPID, PAY_MCH_ID, PAY_V3_NOTIFY_URL not set',
+      'campaigns\' risk checks (getToken keeps the mini-program\'s access_token): WX_MP_APPID, WX_MP_APPSECRET not set',
     ]);
   });
 
   it.each([
-    { case: 'red packets without transfers', settings: redPackets, off: ['merchant transfers (sendRedPacket, payNotify): PAY_V3_NOTIFY_URL not set'] },
+    { case: 'red packets without transfers', settings: redPackets, off: ['merchant transfers (sendRedPacket, payNotify): PAY_V3_NOTIFY_URL not set', riskOff] },
     // A merchant admitted after 2026-06-18 has transfers only, and no APIv2 key.
-    { case: 'transfers without red packets', settings: transfers, off: ['red packets (sendRedPacket): PAY_API_KEY not set'] },
+    { case: 'transfers without red packets', settings: transfers, off: ['red packets (sendRedPacket): PAY_API_KEY not set', riskOff] },
+    { case: 'red packets with risk checks', settings: { ...redPackets, ...riskChecks }, off: ['merchant transfers (sendRedPacket, payNotify): PAY_V3_NOTIFY_URL not set'] },
   ])('deploys $case, and says which feature is off', ({ settings, off }) => {
     expect(checkDeploySettings({ ...complete, ...settings })).toEqual([]);
     expect(featuresOff({ ...complete, ...settings })).toEqual(off);

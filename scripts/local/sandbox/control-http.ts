@@ -19,6 +19,8 @@
  *   POST browser/open {user, url, method?, form?, clientIp?}   → {status, url, headers, body} (WeChat's in-app browser, OAuth included)
  *   POST browser/jsapi/verify {appId, timestamp, nonceStr, signature, url, jsApiList}   → {errMsg} (what wx.config gets)
  *   GET  browser/jsapi/verifications   POST users/snapshot {user, on}   POST tickets/invalidate {appid, type?}
+ *   POST risk {user|openid, appid?, rank?, visited?}   → {appid, openid, rank, visitedAtMs, lastAsked} (wxa/getuserriskrank's answer for that user)
+ *   GET  risk?openid=&appid=        → {user: … | null}
  *   GET  jweixin-1.6.0.js           (the JS-SDK stand-in: served by index.ts, not JSON)
  */
 import type http from 'node:http';
@@ -99,6 +101,10 @@ export function createControlHandler(control: SandboxControl): (req: http.Incomi
     '/browser/jsapi/verifications': { GET: () => control.browser.verifications() },
     '/users/snapshot': { POST: (body) => control.browser.setSnapshot(body) },
     '/tickets/invalidate': { POST: (body) => control.browser.invalidateTickets(body) },
+    '/risk': {
+      GET: (_body, url) => ({ user: control.riskUser({ openid: url.searchParams.get('openid'), appid: url.searchParams.get('appid') }) }),
+      POST: (body) => control.setRiskUser(body),
+    },
   };
   return async (req, res) => {
     try {

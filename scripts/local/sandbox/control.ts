@@ -18,6 +18,7 @@ import {
 } from './state';
 import { accountStatsSnapshot, resetStats, statsSnapshot, type SandboxAccountStats, type SandboxStats } from './stats';
 import { createBrowserControl, type BrowserControl } from './browser';
+import { riskUserOf, setRiskUser, type RiskUserView } from './api/risk';
 import { createUsersControl, expectUserId, openidOf, type UsersControl } from './users';
 import { SandboxInputError, expectNonNegativeNumber, expectOptionalBoolean, expectRecord, expectString } from './validate';
 
@@ -133,6 +134,9 @@ export interface SandboxControl {
   users: UsersControl;
   /** The in-app browser, the JS-SDK's wx.config check, snapshot-page users, replaced tickets (browser.ts). */
   browser: BrowserControl;
+  /** A mini-program user's risk rank for wxa/getuserriskrank, and a visit now unless `visited: false` (api/risk.ts). */
+  setRiskUser(input: unknown): RiskUserView;
+  riskUser(input: { openid: string | null; appid: string | null }): RiskUserView | null;
 }
 
 // Ten years: far enough for any test, small enough to keep dates representable.
@@ -239,6 +243,8 @@ export function createSandboxControl(state: SandboxState, knownPaths: ReadonlySe
     },
     users: createUsersControl(state),
     browser: createBrowserControl(state),
+    setRiskUser: (input) => setRiskUser(state, input),
+    riskUser: (input) => riskUserOf(state, input),
   };
   return control;
 }

@@ -13,6 +13,7 @@ import { uploadImageRoute } from './api/media';
 import { customSendRoute } from './api/message';
 import { oauthRoutes } from './api/oauth';
 import { qrCodeRoutes } from './api/qrcode';
+import { riskRankRoute } from './api/risk';
 import { ticketRoute } from './api/ticket';
 import { userInfoRoute } from './api/user';
 import { tokenRoutes } from './api/token';
@@ -61,7 +62,7 @@ export const JSSDK_STAND_IN_PATH = '/__sandbox/jweixin-1.6.0.js';
 // The route table: each WeChat API family contributes its endpoints here.
 const API_ROUTES: readonly ApiRoute[] = [
   ...tokenRoutes, ticketRoute, uploadImageRoute, ...cardRoutes.map((route) => requiring(route, 'cards')),
-  ...qrCodeRoutes, userInfoRoute, customSendRoute, ...oauthRoutes,
+  ...qrCodeRoutes, userInfoRoute, customSendRoute, ...oauthRoutes, riskRankRoute,
 ];
 
 /**

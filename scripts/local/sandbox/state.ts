@@ -163,6 +163,18 @@ export interface SandboxState {
   browserCookies: Map<string, Map<string, string>>;
   /** Every wx.config the JS-SDK stand-in verified, newest last (at most {@link MAX_PUSH_RECORDS}). */
   jsapiVerifications: JsapiVerification[];
+  /** By `<appid> <openid>`: a mini-program user's risk rank and last visit (api/risk.ts). */
+  riskUsers: Map<string, RiskUserRecord>;
+}
+
+/** What WeChat's risk control knows of one mini-program user (api/risk.ts). */
+export interface RiskUserRecord {
+  /** 0..4. */
+  rank: number;
+  /** The user's last visit to the mini-program (sandbox clock); null: none WeChat remembers. */
+  visitedAtMs: number | null;
+  /** What the last getuserriskrank for this user said (for tests: the client_ip and scene a caller sent); null before any. */
+  lastAsked: { clientIp: string; scene: number } | null;
 }
 
 /** One web OAuth code. */
@@ -222,6 +234,7 @@ export function createSandboxState(config: SandboxConfig): SandboxState {
     snapshotUsers: new Set(),
     browserCookies: new Map(),
     jsapiVerifications: [],
+    riskUsers: new Map(),
   };
   resetSandboxState(state, { keepAccounts: false });
   return state;
@@ -259,6 +272,7 @@ export function resetSandboxState(state: SandboxState, options: { keepAccounts: 
   state.snapshotUsers.clear();
   state.browserCookies.clear();
   state.jsapiVerifications = [];
+  state.riskUsers.clear();
 }
 
 // A copy made in this realm, not structuredClone's: the state persists only plain objects of its own realm.

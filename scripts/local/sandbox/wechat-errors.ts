@@ -47,6 +47,9 @@ export const WechatErrcode = {
   INVALID_OAUTH_CODE: 40029,
   OAUTH_CODE_USED: 40163,
   CODE_MISSING: 41008,
+  APPID_OPENID_MISMATCH: 43104,
+  /** getuserriskrank: no recent visit of the openid to the mini-program ("code is expired"). */
+  NO_RECENT_VISIT: 61010,
 } as const;
 
 /** WeChat's errmsg for each errcode, without the " rid: …" suffix. */
@@ -87,6 +90,8 @@ export const WECHAT_ERRMSG: Readonly<Record<number, string>> = {
   [WechatErrcode.INVALID_OAUTH_CODE]: 'invalid code',
   [WechatErrcode.OAUTH_CODE_USED]: 'code been used',
   [WechatErrcode.CODE_MISSING]: 'missing code',
+  [WechatErrcode.APPID_OPENID_MISMATCH]: 'appid not match openid',
+  [WechatErrcode.NO_RECENT_VISIT]: 'code is expired',
 };
 
 /** The JSON body of a WeChat error reply. */

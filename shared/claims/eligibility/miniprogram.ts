@@ -6,6 +6,7 @@
  */
 import { refusal, RefusalReason } from '../errors';
 import { openidKey, unionidKey } from '../model';
+import { readRiskTerms, RISK_FIELD } from '../risk';
 import { linkedPayee, type EligibilityModule } from './types';
 
 /** What the platform said about the caller. */
@@ -18,8 +19,11 @@ export interface MiniProgramProof {
 
 export const miniProgramUser: EligibilityModule<MiniProgramProof> = {
   name: 'miniprogram',
-  campaignFields: [],
-  planCampaign: () => ({}),
+  campaignFields: [RISK_FIELD],
+  planCampaign(input, problems) {
+    const risk = readRiskTerms(input.risk, problems);
+    return risk === undefined ? {} : { risk };
+  },
   async identify(proof, _campaign, context) {
     if (proof.appId !== context.miniProgramAppId) throw refusal(RefusalReason.WRONG_APP);
     const primary = openidKey(proof.appId, proof.openid);

@@ -11,6 +11,7 @@ import { readRegions, type IpRegion } from '../campaign';
 import { refusal, RefusalReason } from '../errors';
 import { WEBVIEW_CHANNEL } from '../funnel';
 import { openidKey, unionidKey } from '../model';
+import { readRiskTerms, RISK_FIELD } from '../risk';
 import { linkedPayee, type EligibilityModule } from './types';
 
 /** What the claim page proved: the mini-program user of the page token, and OAuth's openid. */
@@ -24,13 +25,14 @@ export interface WebviewProof {
 
 export const webviewUsers: EligibilityModule<WebviewProof> = {
   name: 'webview',
-  campaignFields: ['regions', 'ipCallsPerMinute'],
+  campaignFields: ['regions', 'ipCallsPerMinute', RISK_FIELD],
   planCampaign(input, problems) {
     const ipCallsPerMinute = input.ipCallsPerMinute ?? 30;
     if (typeof ipCallsPerMinute !== 'number' || !Number.isInteger(ipCallsPerMinute) || ipCallsPerMinute < 1 || ipCallsPerMinute > 10_000) {
       problems.push('ipCallsPerMinute must be a whole number from 1 to 10000');
     }
-    return { regions: readRegions(input.regions, problems), ipCallsPerMinute };
+    const risk = readRiskTerms(input.risk, problems);
+    return { regions: readRegions(input.regions, problems), ipCallsPerMinute, ...(risk === undefined ? {} : { risk }) };
   },
   async identify(proof, _campaign, context) {
     const { miniProgram } = proof;
