@@ -137,11 +137,12 @@ export async function campaignSummary(store: DocumentStore, id: string): Promise
 /** The funnel, one line per channel, then its refusals. */
 function funnelLines(funnel: ChannelFunnel[]): string[] {
   if (funnel.length === 0) return [];
-  const header = `  funnel   ${'channel'.padEnd(34)} ${FUNNEL_STAGES.map((stage) => stage.padStart(11)).join('')}`;
+  // Each column one wider than its longest title ("linksOpened"), so no two titles touch.
+  const header = `  funnel   ${'channel'.padEnd(34)} ${FUNNEL_STAGES.map((stage) => stage.padStart(12)).join('')}`;
   return [header, ...funnel.flatMap((entry) => {
     const refusals = Object.entries(entry.refusals).sort((a, b) => b[1] - a[1]).map(([reason, count]) => `${reason} ${count}`).join(', ');
     return [
-      `           ${entry.channel.padEnd(34)} ${FUNNEL_STAGES.map((stage) => String(entry.stages[stage]).padStart(11)).join('')}`,
+      `           ${entry.channel.padEnd(34)} ${FUNNEL_STAGES.map((stage) => String(entry.stages[stage]).padStart(12)).join('')}`,
       ...(refusals === '' ? [] : [`             refused: ${refusals}`]),
     ];
   })];

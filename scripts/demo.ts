@@ -8,7 +8,7 @@
  * The tour is a list of steps ({@link DEMO_STEPS}): a new capability adds its step there.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { claimIdOf, openidKey } from '../shared/claims/model';
@@ -101,10 +101,9 @@ const card: DemoStep = {
   },
 };
 
-/** A campaign file from a template, with this run's id (templates open now: "startsAt": "now"). */
-function campaignFile(ctx: DemoContext, template: string, id: string): string {
-  const raw = JSON.parse(readFileSync(path.join(ROOT, 'scripts', 'campaign-templates', template), 'utf8')) as Record<string, unknown>;
-  return ctx.file(`${id}.json`, JSON.stringify({ ...raw, id }, null, 2));
+/** `create` of a ready template (open now: "startsAt": "now") under this run's id, as a user types it. */
+function createArgs(ctx: DemoContext, template: string, id: string): string[] {
+  return ['--local', ctx.url, 'create', `scripts/campaign-templates/${template}`, '--id', id];
 }
 
 const miniProgramPacket: DemoStep = {
@@ -112,7 +111,7 @@ const miniProgramPacket: DemoStep = {
   explain: 'The operator creates a campaign; a user claims with only { campaignId } and gets exactly what wx.sendBizRedPacket takes; the sandbox plays the client opening it.',
   async run(ctx) {
     const id = `demo-mp-${ctx.run}`;
-    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'miniprogram.json', id)]);
+    await ctx.cli('campaign', createArgs(ctx, 'miniprogram.json', id));
     ctx.set('CAMPAIGN', id);
     const user = { type: 'miniprogram', openid: `oMP_demo_${ctx.run}`.padEnd(16, '0'), appid: MP_APPID };
     const packet = expectOk<Record<string, string>>(await ctx.post('/functions/sendRedPacket', { data: { campaignId: id }, caller: user }), 'sendRedPacket');
@@ -128,9 +127,9 @@ const cashPacket: DemoStep = {
   explain: 'A cash packet goes to the user\'s openid under the official account, found from their unionid; the operator links one user by hand (follows fill links by themselves).',
   async run(ctx) {
     const id = `demo-cash-${ctx.run}`;
-    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'cash.json', id)]);
+    await ctx.cli('campaign', createArgs(ctx, 'cash.json', id));
     const unionid = `uUnion_demo_${ctx.run}`;
-    await ctx.cli('campaign', ['--local', ctx.url, 'link', unionid, `oOfficial_demo_${ctx.run}`.padEnd(16, '0')]);
+    await ctx.cli('campaign', ['--local', ctx.url, 'link-user', '--unionid', unionid, '--openid', `oOfficial_demo_${ctx.run}`.padEnd(16, '0')]);
     const user = { type: 'miniprogram', openid: `oMP_cash_${ctx.run}`.padEnd(16, '0'), appid: MP_APPID, unionid };
     const claim = expectOk<{ status: string; amountFen: number }>(await ctx.post('/functions/sendRedPacket', { data: { campaignId: id }, caller: user }), 'sendRedPacket (cash)');
     ctx.print(`  → ${claim.status}, ${(claim.amountFen / 100).toFixed(2)} 元 in the official account's chat`);
@@ -158,7 +157,7 @@ const followToClaim: DemoStep = {
     // demo campaign (the banner's), creating it on a stack that has none.
     const id = 'follow-demo';
     const listed = JSON.parse(await ctx.cli('campaign', ['--local', ctx.url, '--json', 'list'])) as { campaigns: Array<{ _id: string }> };
-    if (!listed.campaigns.some((campaign) => campaign._id === id)) await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'follow.json', id)]);
+    if (!listed.campaigns.some((campaign) => campaign._id === id)) await ctx.cli('campaign', createArgs(ctx, 'follow.json', id));
     const sub = 'wx10ca1000000000a3';
     const user = `amy-${ctx.run}`;
     const delivery = await ctx.post<{ reply: { Content?: string } | null }>('/__sandbox/users/follow', { user, appid: sub });
@@ -193,7 +192,7 @@ const webviewClaim: DemoStep = {
   explain: 'A mini-program user asks claimPageToken for a one-time page token (identity from the platform), opens the claim page with it in a web-view, and OAuth on the service account links and pays them.',
   async run(ctx) {
     const id = `demo-webview-${ctx.run}`;
-    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'webview.json', id)]);
+    await ctx.cli('campaign', createArgs(ctx, 'webview.json', id));
     const user = `wen-${ctx.run}`;
     const ids = (await (await fetch(`${ctx.url}/__sandbox/users?user=${user}`)).json()) as { openids: Record<string, string>; unionids: Record<string, string> };
     const caller = { type: 'miniprogram', openid: ids.openids[MP_APPID], appid: MP_APPID, unionid: Object.values(ids.unionids)[0] };
@@ -235,7 +234,7 @@ const merchantTransfer: DemoStep = {
   explain: 'The payout for merchants WeChat no longer admits to red packets: a user claims with only { campaignId } and gets exactly what wx.requestMerchantTransfer takes; the sandbox plays the user confirming; the bill reaches SUCCESS and the claim RECEIVED.',
   async run(ctx) {
     const id = `demo-transfer-${ctx.run}`;
-    await ctx.cli('campaign', ['--local', ctx.url, 'create', campaignFile(ctx, 'transfer.json', id)]);
+    await ctx.cli('campaign', createArgs(ctx, 'transfer.json', id));
     const openid = `oMP_tr_${ctx.run}`.padEnd(16, '0');
     const user = { type: 'miniprogram', openid, appid: MP_APPID };
     const args = expectOk<{ mchId: string; appId: string; package: string }>(await ctx.post('/functions/sendRedPacket', { data: { campaignId: id }, caller: user }), 'sendRedPacket (transfer)');
@@ -296,6 +295,9 @@ function runProcess(args: string[]): Promise<{ code: number; stdout: string; std
   });
 }
 
+/** Lines of a CLI's answer the tour prints. */
+const CLI_LINES_SHOWN = 20;
+
 /** Runs the tour against the stack at `url`; returns the exit code. */
 export async function runDemo(url: string, write: (line: string) => void = console.log, steps: readonly DemoStep[] = DEMO_STEPS): Promise<number> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'demo-'));
@@ -311,7 +313,10 @@ export async function runDemo(url: string, write: (line: string) => void = conso
       const shown = args.join('\u0000').replace(`--local\u0000${defaultLocalUrl()}`, '--local').split('\u0000');
       print(`$ npm run ${cli} -- ${shown.map(quote).join(' ')}`);
       const result = await runProcess([`scripts/${cli}.ts`, ...args]);
-      for (const line of result.stdout.trimEnd().split('\n')) if (line !== '') print(`  ${line}`);
+      // A long answer (a JSON listing) is cut, so the tour stays readable however full the stack is.
+      const lines = result.stdout.trimEnd().split('\n').filter((line) => line !== '');
+      for (const line of lines.slice(0, CLI_LINES_SHOWN)) print(`  ${line}`);
+      if (lines.length > CLI_LINES_SHOWN) print(`  … (${lines.length - CLI_LINES_SHOWN} more lines)`);
       if (result.code !== 0) throw new DemoStepError(`npm run ${cli} failed (exit ${result.code}): ${result.stderr.trim().slice(0, 600)}`);
       return result.stdout;
     },

@@ -82,12 +82,16 @@ export function parseDeployArgs(argv: string[]): Args {
   return args;
 }
 
-/** .env files, then the process environment on top (as tcb itself merges them). */
-function collectEnv(envFiles: string[]): Record<string, string | undefined> {
+/**
+ * .env files, then the process environment on top (as tcb itself merges them). The default files
+ * may be absent; a file named with --dotenv must exist (a typo would otherwise deploy without it).
+ */
+function collectEnv(envFiles: string[], named: boolean): Record<string, string | undefined> {
   const merged: Record<string, string | undefined> = { ...DEFAULTS };
   for (const file of envFiles) {
     const full = path.resolve(ROOT, file);
     if (existsSync(full)) Object.assign(merged, parseEnv(readFileSync(full, 'utf8')));
+    else if (named) throw new Error(`No settings file ${file} (given with --dotenv). ${USAGE}`);
   }
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && value !== '') merged[key] = value;
   return merged;
@@ -300,11 +304,14 @@ export async function ensureFunctionSecurityRules(
 }
 
 async function main(): Promise<void> {
-  const args = parseDeployArgs(process.argv.slice(2));
-  const env = collectEnv(args.envFiles);
+  const argv = process.argv.slice(2);
+  const args = parseDeployArgs(argv);
+  const env = collectEnv(args.envFiles, argv.includes('--dotenv'));
   const problems = checkDeploySettings(env);
   if (problems.length > 0) {
     console.error(`Not deploying; fix these settings first:\n  - ${problems.join('\n  - ')}`);
+    // A dry run goes on to check the rest, so one run names everything to fix.
+    if (args.dryRun) dryRunReport(findTcbCli(ROOT, env.PATH ?? process.env.PATH), (line) => console.log(line));
     process.exit(1);
   }
   for (const notice of featuresOff(env)) console.log(`note: ${notice}; that feature stays off (its claims answer CONFIG_INVALID) until they are`);

@@ -252,7 +252,7 @@ describe('follow-to-claim campaigns', () => {
     const lines: string[] = [];
     expect(await campaignCli(['--local', stack.url, 'show', 'follow-e2e'], (line) => lines.push(line))).toBe(0);
     const text = lines.join('\n');
-    expect(text).toContain('funnel');
+    expect(text).toMatch(/funnel\s+channel\s+follows\s+linksSent\s+linksOpened\s+authorised\s+claimed\s+paid$/m);
     expect(text).toMatch(new RegExp(`${SUB_B}:account\\s+${sub.stages.follows}\\s+${sub.stages.linksSent}\\s+${sub.stages.linksOpened}\\s+${sub.stages.authorised}\\s+${sub.stages.claimed}\\s+${sub.stages.paid}`));
     expect(text).toContain('refused: ');
     await expectPaidEqualsClaimed(stack, 'follow-e2e');

@@ -28,6 +28,11 @@ describe('npm run demo', () => {
     expect(output).toMatch(/^CODE=\d+$/m);
     expect(output).toContain('→ a second scan: already_consumed');
     expect(output).toContain('→ sendBizRedPacket:ok');
+    // Commands a user can type again as printed: a ready template with --id (no temporary file), the one link syntax.
+    expect(output).toMatch(/^\$ npm run campaign -- --local \S+ create scripts\/campaign-templates\/miniprogram\.json --id demo-mp-\w+$/m);
+    expect(output).toMatch(/^\$ npm run campaign -- --local \S+ link-user --unionid uUnion_demo_\w+ --openid oOfficial_demo_\w+$/m);
+    // A long listing is cut instead of filling the screen.
+    expect(output).toMatch(/^\$ npm run campaign -- --local \S+ --json list\n( {2}.*\n){20} {2}… \(\d+ more lines\)$/m);
     expect(output).toContain(`$ curl -s -XPOST ${stack.url}/functions/decryptCode -H 'content-type: application/json' -d '`);
     expect(output).toContain(`${stack.url}/console/sign-in`);
     // The follows: a QR channel of the service account and the subscription account's own channel, in accounts stats.

@@ -196,6 +196,12 @@ describe('npm run deploy', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/ENV_ID is missing/);
     expect(result.stderr).toMatch(/WX_OA_APPSECRET is missing/);
+    // A dry run still checks the rest, so one run names everything to fix.
+    expect(result.stdout).toContain('✓ tcb CLI 2.12.10 at ');
+
+    const typo = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--dotenv', `${envFile}.prod`], { cwd: ROOT, encoding: 'utf8', env });
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toContain(`No settings file ${envFile}.prod (given with --dotenv)`);
 
     writeFileSync(envFile, Object.entries(complete).map(([k, v]) => `${k}=${v}`).join('\n'));
     const ok = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy.ts', '--dry-run', '--dotenv', envFile], { cwd: ROOT, encoding: 'utf8', env });
