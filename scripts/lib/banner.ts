@@ -30,11 +30,11 @@ function followTour(url: string, demo: { campaignId: string; open: boolean }): s
   return `
 Follow-to-claim (campaign ${demo.campaignId}${demo.open ? '' : ', ENDED: create another from scripts/campaign-templates/follow.json with --id'}): claim pages at ${url}/claim/…
   1. a sandbox user follows a subscription account; the reply carries the claim link ${url}/claim/f?l=…
-     curl -s -XPOST ${url}/__sandbox/users/follow -d '{"user":"amy","appid":"wx10ca1000000000a3"}'
-  2. amy opens it in WeChat's browser (the sandbox plays it: OAuth, cookies), from a 广东省 address:
-     curl -s -XPOST ${url}/__sandbox/browser/open -d '{"user":"amy","url":"<the link>","clientIp":"120.24.78.68"}'
-  3. and presses the button (the page's csrf value):
-     curl -s -XPOST ${url}/__sandbox/browser/open -d '{"user":"amy","url":"${url}/claim/claim","method":"POST","form":{"csrf":"<csrf>"},"clientIp":"120.24.78.68"}'
+     LINK=$(curl -s -XPOST ${url}/__sandbox/users/follow -d '{"user":"amy","appid":"wx10ca1000000000a3"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).reply.Content.match(/href="([^"]+)"/)[1]')
+  2. amy opens it in WeChat's browser (the sandbox plays it: OAuth, cookies), from a 广东省 address; the page's CSRF value:
+     CSRF=$(curl -s -XPOST ${url}/__sandbox/browser/open -d "{\\"user\\":\\"amy\\",\\"url\\":\\"$LINK\\",\\"clientIp\\":\\"120.24.78.68\\"}" | node -pe 'JSON.parse(require("fs").readFileSync(0)).body.match(/name="csrf" value="([^"]+)"/)[1]')
+  3. she presses the button (→ paid):
+     curl -s -XPOST ${url}/__sandbox/browser/open -d "{\\"user\\":\\"amy\\",\\"url\\":\\"${url}/claim/claim\\",\\"method\\":\\"POST\\",\\"form\\":{\\"csrf\\":\\"$CSRF\\"},\\"clientIp\\":\\"120.24.78.68\\"}" | node -pe 'JSON.parse(require("fs").readFileSync(0)).body.match(/data-state="([a-z_]+)"/)[1]'
   In Chromium: cookie wechat_sandbox_user=amy on 127.0.0.1 and a MicroMessenger User-Agent. The funnel: npm run campaign -- --local show ${demo.campaignId}`;
 }
 
