@@ -18,7 +18,8 @@
  * ```
  *
  * A follow is applied in ONE transaction: the event's status, the user's ledger and the counters
- * it moves change together or not at all, so a follow is counted exactly once whoever applies it.
+ * it moves change together or not at all, so a follow is counted exactly once whoever applies it
+ * (the transaction reads the event's status and commits only while it is still `received`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasCapability, type OfficialAccount } from '../accounts/model';
@@ -109,6 +110,13 @@ const REPLY_NONCE = /^[0-9A-Za-z]{1,32}$/;
 class MissingCounters extends Error {
   constructor(readonly docs: Array<Omit<FollowCounterDoc, 'follows' | 'firstFollows' | 'returningFollows' | 'unfollows' | 'scans'>>) {
     super('counter documents missing');
+  }
+}
+
+/** The event was applied by someone else while this transaction ran: roll back, answer what they decided. */
+class AlreadyApplied extends Error {
+  constructor(readonly status: PushEventStatus, readonly reply: PassiveReply | null) {
+    super('push event already applied');
   }
 }
 
@@ -253,16 +261,18 @@ export class PushReceiver {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await store.transaction(async (tx) => {
-          const current = await tx.get<PushEventDoc>(COLLECTIONS.pushEvents, doc._id);
-          if (current === null || current.status !== 'received') return { status: current?.status ?? 'done', reply: current?.reply ?? null };
           const ledger = await tx.get<FollowLedgerDoc>(COLLECTIONS.follows, followLedgerId(doc.appId, doc.openid));
           const transition = applyFollowEvent(ledger, input, this.now());
           const targets = transition.deltas.map(({ channel: credited, delta }) => ({ docs: counterDocsFor(doc.appId, credited, atMs, doc.openid), delta }));
           const unknown = targets.flatMap((target) => target.docs).filter((counter) => !this.options.counters.knows(counter._id));
           if (unknown.length > 0) throw new MissingCounters(unknown);
-          const reply = await this.replyHook({ appId: doc.appId, event, facts: transition.facts, channel: channelDoc });
           await tx.put(COLLECTIONS.follows, transition.ledger as FollowLedgerDoc & Record<string, unknown>);
           for (const target of targets) await incrementCounters(tx, target.docs.map((counter) => counter._id), target.delta);
+          // The event is read last: a duplicate delivery counting itself on it (receive) then rarely lands
+          // between this read and the commit, where it would void the whole transaction.
+          const current = await tx.get<PushEventDoc>(COLLECTIONS.pushEvents, doc._id);
+          if (current === null || current.status !== 'received') throw new AlreadyApplied(current?.status ?? 'done', current?.reply ?? null);
+          const reply = await this.replyHook({ appId: doc.appId, event, facts: transition.facts, channel: channelDoc });
           const status: PushEventStatus = wantsUnionid && transition.ledger.unionid === null ? 'applied' : 'done';
           const nowMs = this.now();
           const { channel: credited, firstFollow, returning } = transition.facts;
@@ -272,6 +282,8 @@ export class PushReceiver {
           return { status, reply };
         });
       } catch (error) {
+        // Another invocation (or the reconciler) applied it first: its writes stand, this one's were rolled back.
+        if (error instanceof AlreadyApplied) return { status: error.status, reply: error.reply };
         // An unfollow credits the channel of the user's last follow, known only inside the transaction.
         if (!(error instanceof MissingCounters) || attempt >= 2) throw error;
         await this.options.counters.ensure(error.docs);
