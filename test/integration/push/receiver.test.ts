@@ -6,14 +6,14 @@
 import tcb from '@cloudbase/node-sdk';
 import { startLocalCloudBase, type LocalCloudBase } from '../../../scripts/local/cloudbase';
 import type { OfficialAccount } from '../../../shared/accounts/model';
-import { ChannelDirectory } from '../../../shared/follows/channels';
+import { ChannelDirectory, saveChannel } from '../../../shared/follows/channels';
 import { ALL_CHANNELS, ALL_DAYS, counterId, CounterDocuments, readFollowCounts, utc8Day } from '../../../shared/follows/counters';
 import { ZERO_DELTA } from '../../../shared/follows/ledger';
 import { createLogger } from '../../../shared/log';
 import { readPushMessage } from '../../../shared/push/message';
 import { PushReceiver, type PushEventDoc } from '../../../shared/push/receiver';
 import { createNodeSdkStore } from '../../../shared/store/nodeSdk';
-import { COLLECTIONS, type DocumentStore } from '../../../shared/store/port';
+import { COLLECTIONS, type DocumentStore, type StoredDoc } from '../../../shared/store/port';
 
 process.env.TENCENTCLOUD = 'true';
 const quiet = createLogger({}, { write: () => undefined });
@@ -33,10 +33,10 @@ beforeAll(async () => {
 });
 afterAll(() => cloudBase.close());
 
-/** One instance's receiver (its own channel and counter memory). */
-function instance(): PushReceiver {
+/** One instance's receiver (its own channel and counter memory), on `over` (default: the store itself). */
+function instance(over: DocumentStore = store): PushReceiver {
   return new PushReceiver({
-    store,
+    store: over,
     accounts: { get: async (appId) => (appId === APP ? ACCOUNT : null) },
     channels: new ChannelDirectory(store),
     counters: new CounterDocuments(store),
@@ -76,6 +76,38 @@ describe('applying a recorded follow', () => {
     const counts = await readFollowCounts(store, APP);
     expect(counts.channels.find((row) => row.channel === 'poster-d')).toMatchObject({ follows: 1 });
     expect(await store.get(COLLECTIONS.pushEvents, `${APP}:${subscribe('oDup', 'poster-d').dedupeKey}`)).toMatchObject({ status: 'done', duplicates: 2 });
+  });
+
+
+  it('has a copy delivered with the first wait for its apply, then answer the same passive reply and count itself', async () => {
+    const reply = { type: 'text' as const, content: '欢迎' };
+    await saveChannel(store, { appId: APP, channel: 'poster-r', reply });
+    const message = subscribe('oCopy', 'poster-r');
+    const id = `${APP}:${message.dedupeKey}`;
+    // The first delivery's instance is held before its apply until the copy has seen the event unapplied.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const held: DocumentStore = { ...store, transaction: async (work, options) => { await gate; return store.transaction(work, options); } };
+    let sawUnapplied!: () => void;
+    const seen = new Promise<void>((resolve) => { sawUnapplied = resolve; });
+    const watched: DocumentStore = {
+      ...store,
+      get: async <T extends StoredDoc>(collection: string, docId: string) => {
+        const found = await store.get<T>(collection, docId);
+        if (docId === id && (found as { status?: string } | null)?.status === 'received') sawUnapplied();
+        return found;
+      },
+    };
+
+    const first = instance(held).receive(APP, message);
+    while ((await store.get(COLLECTIONS.pushEvents, id)) === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    const copy = instance(watched).receive(APP, message);
+    await seen;
+    release();
+
+    expect(await Promise.all([first, copy])).toEqual([reply, reply]);
+    expect(await store.get(COLLECTIONS.pushEvents, id)).toMatchObject({ status: 'done', duplicates: 1, reply });
+    expect((await readFollowCounts(store, APP)).channels.find((row) => row.channel === 'poster-r')).toMatchObject({ follows: 1 });
   });
 });
 
