@@ -67,10 +67,14 @@ export function counterDocsFor(appId: string, channel: string, atMs: number, ope
 
 /**
  * Creates the counter documents that do not exist yet (a transaction's update leaves a missing
- * document missing). Remembered per instance, so the warm path makes no request for them.
+ * document missing). Remembered per instance, so the warm path makes no request for them. The first
+ * time an instance needs a channel's documents of a day, it reads which of their
+ * {@link COUNTER_SHARDS} shards exist (one query) and creates the others at once: an instance
+ * started in the middle of a burst makes one read per channel and day, not one insert per shard.
  */
 export class CounterDocuments {
   private readonly known = new Set<string>();
+  private readonly surveyed = new Set<string>();
   constructor(private readonly store: DocumentStore, private readonly maxRemembered = 20_000) {}
 
   /** Whether this instance created (or found) the document. */
@@ -80,10 +84,34 @@ export class CounterDocuments {
 
   async ensure(docs: ReadonlyArray<Omit<FollowCounterDoc, keyof CounterDelta>>): Promise<void> {
     const missing = docs.filter((doc) => !this.known.has(doc._id));
-    await Promise.all(missing.map((doc) => this.store.insert(COLLECTIONS.followCounters, { ...doc, ...ZERO_DELTA })));
-    if (this.known.size + missing.length > this.maxRemembered) this.known.clear();
-    for (const doc of missing) this.known.add(doc._id);
+    if (missing.length === 0) return;
+    if (this.known.size + missing.length * COUNTER_SHARDS > this.maxRemembered) {
+      this.known.clear();
+      this.surveyed.clear();
+    }
+    const groups = new Map(missing.map((doc) => [groupKey(doc), doc] as const));
+    await Promise.all([...groups].filter(([key]) => !this.surveyed.has(key)).map(([key, doc]) => this.survey(key, doc)));
+    // Documents of a channel and day surveyed earlier that another instance has created since.
+    const left = missing.filter((doc) => !this.known.has(doc._id));
+    await Promise.all(left.map((doc) => this.store.insert(COLLECTIONS.followCounters, { ...doc, ...ZERO_DELTA })));
+    for (const doc of left) this.known.add(doc._id);
   }
+
+  private async survey(key: string, doc: Omit<FollowCounterDoc, keyof CounterDelta>): Promise<void> {
+    const { appId, channel, day } = doc;
+    const found = await this.store.find<FollowCounterDoc>(COLLECTIONS.followCounters, { appId, channel, day }, { limit: COUNTER_SHARDS });
+    for (const existing of found) this.known.add(existing._id);
+    const shards = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({ _id: counterId(appId, channel, day, shard), appId, channel, day, shard }));
+    const absent = shards.filter((shard) => !this.known.has(shard._id));
+    // An insert another instance won is as good as ours.
+    await Promise.all(absent.map((shard) => this.store.insert(COLLECTIONS.followCounters, { ...shard, ...ZERO_DELTA })));
+    for (const shard of absent) this.known.add(shard._id);
+    this.surveyed.add(key);
+  }
+}
+
+function groupKey(doc: Pick<FollowCounterDoc, 'appId' | 'channel' | 'day'>): string {
+  return `${doc.appId}|${encodeURIComponent(doc.channel)}|${doc.day}`;
 }
 
 /** Adds `delta` to each document, inside the caller's transaction. */

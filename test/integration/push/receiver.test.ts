@@ -7,7 +7,7 @@ import tcb from '@cloudbase/node-sdk';
 import { startLocalCloudBase, type LocalCloudBase } from '../../../scripts/local/cloudbase';
 import type { OfficialAccount } from '../../../shared/accounts/model';
 import { ChannelDirectory, saveChannel } from '../../../shared/follows/channels';
-import { ALL_CHANNELS, ALL_DAYS, counterId, CounterDocuments, readFollowCounts, utc8Day } from '../../../shared/follows/counters';
+import { ALL_CHANNELS, ALL_DAYS, COUNTER_SHARDS, counterDocsFor, counterId, CounterDocuments, readFollowCounts, utc8Day } from '../../../shared/follows/counters';
 import { ZERO_DELTA } from '../../../shared/follows/ledger';
 import { createLogger } from '../../../shared/log';
 import { readPushMessage } from '../../../shared/push/message';
@@ -108,6 +108,29 @@ describe('applying a recorded follow', () => {
     expect(await Promise.all([first, copy])).toEqual([reply, reply]);
     expect(await store.get(COLLECTIONS.pushEvents, id)).toMatchObject({ status: 'done', duplicates: 1, reply });
     expect((await readFollowCounts(store, APP)).channels.find((row) => row.channel === 'poster-r')).toMatchObject({ follows: 1 });
+  });
+});
+
+describe('counter documents', () => {
+  it('are created for every shard of a channel and day by the first instance that needs one, and found by the next with one read each', async () => {
+    const app = 'wx00000000000000c3';
+    const atMs = CREATED_S * 1000;
+    const requests: string[] = [];
+    const counting: DocumentStore = {
+      ...store,
+      find: (collection, filter, options) => { requests.push('find'); return store.find(collection, filter, options); },
+      insert: (collection, doc) => { requests.push('insert'); return store.insert(collection, doc); },
+    };
+    await new CounterDocuments(counting).ensure(counterDocsFor(app, 'poster', atMs, 'oFirst'));
+    expect(requests.filter((request) => request === 'insert')).toHaveLength(2 * COUNTER_SHARDS);
+    expect(await store.find(COLLECTIONS.followCounters, { appId: app }, { limit: 100 })).toHaveLength(2 * COUNTER_SHARDS);
+
+    requests.length = 0;
+    const next = new CounterDocuments(counting);
+    await next.ensure(counterDocsFor(app, 'poster', atMs, 'oSecond'));
+    await next.ensure(counterDocsFor(app, 'poster', atMs, 'oThird'));
+    expect(requests).toEqual(['find', 'find']);
+    expect(counterDocsFor(app, 'poster', atMs, 'oThird').every((doc) => next.knows(doc._id))).toBe(true);
   });
 });
 
