@@ -315,11 +315,8 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       return sendJson(res, 413, errorBody('payload_too_large', `request body exceeds ${maxHttpBodyBytes} bytes`), body.drained ? {} : { connection: 'close' });
     }
     const event = buildHttpEvent(req, body.bytes, { envId: options.envId, bodyEncoding: options.httpBodyEncoding ?? 'binary-as-base64' });
-    let clientGone = false;
-    res.once('close', () => {
-      clientGone = !res.writableFinished;
-    });
-    const result = await invoke(fn.spec.name, event, { type: 'http' }, () => clientGone);
+    // Read when an instance frees up: the client may have closed before the host even parsed its request.
+    const result = await invoke(fn.spec.name, event, { type: 'http' }, () => req.socket.destroyed && !res.writableFinished);
     if (!result.ok) {
       const status = result.errorType === 'timeout' ? 504 : result.errorType === 'not_found' ? 404 : 502;
       return sendJson(res, status, errorBody(result.errorType, result.message));
