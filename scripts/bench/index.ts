@@ -242,29 +242,45 @@ async function bundles(): Promise<Row[]> {
   }
 }
 
+/** The sections `npm run bench -- <section…>` can pick (all of them when none is named). */
+const SECTIONS = ['credentials', 'warm', 'bundles', 'redpackets', 'transfers', 'push', 'claimpages'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function selectedSections(args: readonly string[]): ReadonlySet<Section> {
+  const unknown = args.filter((arg) => !(SECTIONS as readonly string[]).includes(arg));
+  if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}: choose from ${SECTIONS.join(', ')}`);
+  return new Set(args.length === 0 ? SECTIONS : (args as Section[]));
+}
+
 async function main(): Promise<void> {
-  console.log(`Benchmarks on Node ${process.version}, ${os.cpus().length} cores. ${INSTANCES} instances, ${CALLS} concurrent cold calls.`);
-  const load: Row[] = [];
-  for (const mode of ['stable', 'classic'] as const) {
-    const baseline = await naiveUnderLoad(mode);
-    const ours = await oursUnderLoad(mode);
-    const baseFetches = Number(baseline['token fetches']) + Number(baseline['ticket fetches']);
-    const ourFetches = Number(ours['token fetches']) + Number(ours['ticket fetches']);
-    load.push({ ...baseline, 'fetches vs baseline': '1.00' }, { ...ours, 'fetches vs baseline': (ourFetches / baseFetches).toFixed(2) });
+  const sections = selectedSections(process.argv.slice(2));
+  console.log(`Benchmarks on Node ${process.version}, ${os.cpus().length} cores (sections: ${[...sections].join(', ')}).`);
+  if (sections.has('credentials')) {
+    console.log(`${INSTANCES} instances, ${CALLS} concurrent cold calls.`);
+    const load: Row[] = [];
+    for (const mode of ['stable', 'classic'] as const) {
+      const baseline = await naiveUnderLoad(mode);
+      const ours = await oursUnderLoad(mode);
+      const baseFetches = Number(baseline['token fetches']) + Number(baseline['ticket fetches']);
+      const ourFetches = Number(ours['token fetches']) + Number(ours['ticket fetches']);
+      load.push({ ...baseline, 'fetches vs baseline': '1.00' }, { ...ours, 'fetches vs baseline': (ourFetches / baseFetches).toFixed(2) });
+    }
+    table(
+      'Upstream fetches, cold cache under load (lower is better; in classic mode every extra baseline token fetch kills the previous token 5 min later).\n' +
+        'wall ms: ours runs the real bundles in worker processes and includes their cold starts; the baseline runs in-process.',
+      load,
+    );
   }
-  table(
-    'Upstream fetches, cold cache under load (lower is better; in classic mode every extra baseline token fetch kills the previous token 5 min later).\n' +
-      'wall ms: ours runs the real bundles in worker processes and includes their cold starts; the baseline runs in-process.',
-    load,
-  );
-  table('Warm path through the function host (target: 0 database requests, 0 upstream calls per call)', await warmPath());
-  table('Bundles: size and cold require() time (target: our code adds under 15 ms)', await bundles());
-  for (const { title, rows } of await benchRedPackets()) table(title, rows);
-  for (const { title, rows } of await benchTransfers()) table(title, rows);
-  table('receivePush: latency through the host (the sandbox\'s delivery round trip) and database requests per follow, per mode', await benchPushLatency());
-  table('receivePush: 2,000 follows over ~20 s across three accounts, every 4th delivered twice; WeChat retries what takes over 5 s (target: follows counted = 2,000)', await benchPushBurst());
-  table('Follow counts read (accounts stats, one account): the same requests at 10 followers as at 100,000', await benchCountsRead());
-  for (const { title, rows } of await benchClaimPages()) table(title, rows);
+  if (sections.has('warm')) table('Warm path through the function host (target: 0 database requests, 0 upstream calls per call)', await warmPath());
+  if (sections.has('bundles')) table('Bundles: size and cold require() time (target: our code adds under 15 ms)', await bundles());
+  if (sections.has('redpackets')) for (const { title, rows } of await benchRedPackets()) table(title, rows);
+  if (sections.has('transfers')) for (const { title, rows } of await benchTransfers()) table(title, rows);
+  if (sections.has('push')) {
+    table('receivePush: latency through the host (the sandbox\'s delivery round trip) and database requests per follow, per mode', await benchPushLatency());
+    for (const { title, rows } of await benchPushBurst()) table(title, rows);
+    table('Follow counts read (accounts stats, one account): the same requests at 10 followers as at 100,000', await benchCountsRead());
+  }
+  if (sections.has('claimpages')) for (const { title, rows } of await benchClaimPages()) table(title, rows);
 }
 
 main().catch((error: unknown) => {

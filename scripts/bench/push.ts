@@ -30,10 +30,49 @@ async function follow(stack: Stack, body: Record<string, unknown>): Promise<{ de
   }
 }
 
+interface PushFunctionListing {
+  queued: number;
+  /** Requests the host dropped unrun: WeChat had given up on them while they waited for an instance. */
+  abandoned: number;
+  instances: Array<{ busy: boolean }>;
+}
+
+async function receivePushListing(stack: Stack): Promise<PushFunctionListing> {
+  const { functions } = (await (await fetch(`${stack.url}/functions`)).json()) as { functions: Array<PushFunctionListing & { name: string }> };
+  return functions.find((fn) => fn.name === 'receivePush')!;
+}
+
+/**
+ * Until every recorded event is done and none has been recorded for a while: the queue drained, then
+ * the reconciler (the function's timer) run now. The host may still be reading requests WeChat sent
+ * before it gave up (an overloaded stack accepts connections late), so a quiet round is required.
+ */
+async function settle(stack: Stack): Promise<void> {
+  let recorded = -1;
+  for (let round = 0; round < 120; round += 1) {
+    await drain(stack);
+    const events = stack.cloudbase.dump('wx_push_events');
+    if (events.length === recorded && events.every((event) => event.status === 'done')) return;
+    recorded = events.length;
+    await stack.invoke('receivePush', { action: 'reconcile', minAgeMs: 0 }, { type: 'admin' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
+/** receivePush's answers that refused a request (its log lines; the host keeps the last 10,000). */
+function refusedAttempts(stack: Stack): number {
+  return stack.host.logs('receivePush').filter((line) => {
+    try {
+      return (JSON.parse(line.text) as { msg?: string; outcome?: string }).outcome === 'refused';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
 async function drain(stack: Stack): Promise<void> {
   for (let round = 0; round < 6_000; round += 1) {
-    const { functions } = (await (await fetch(`${stack.url}/functions`)).json()) as { functions: Array<{ name: string; queued: number; instances: Array<{ busy: boolean }> }> };
-    const push = functions.find((fn) => fn.name === 'receivePush')!;
+    const push = await receivePushListing(stack);
     if (push.queued === 0 && push.instances.every((instance) => !instance.busy)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -66,51 +105,90 @@ export async function benchPushLatency(): Promise<PushBenchRow[]> {
   }
 }
 
-/** 2,000 follows over ~20 s across the three accounts, every fourth delivered twice at once. */
-export async function benchPushBurst(): Promise<PushBenchRow[]> {
-  const FOLLOWS = 2_000;
+interface BurstRun {
+  follows: number;
+  seconds: number;
+  instances: number;
+}
+
+/**
+ * Bursts across the three accounts, every fourth follow delivered twice at once, on warm instances:
+ * the issue's 2,000 over 20 s, against a slower one of the same length in the same run (what the
+ * machine sustains). Per run: what WeChat saw (answered in time, gave up after four late attempts)
+ * and what the database holds once the queue has drained and the reconciler has run.
+ */
+export async function benchPushBurst(): Promise<Array<{ title: string; rows: PushBenchRow[] }>> {
+  const runs: BurstRun[] = [
+    { follows: 600, seconds: 20, instances: 8 },
+    { follows: 2_000, seconds: 20, instances: 8 },
+  ];
   const rows: PushBenchRow[] = [];
-  for (const instances of [8]) {
-    const stack = await startStack({ port: 0, dataDir: null, quiet: true, instancesPerFunction: instances });
-    try {
-      const appids = LOCAL_OFFICIAL_ACCOUNTS.map((account) => account.appId);
-      const startedMs = performance.now();
-      const deliveries: Array<Promise<{ delivered: boolean; attempts: number; ms: number }>> = [];
-      for (let n = 0; n < FOLLOWS; n += 1) {
-        deliveries.push(follow(stack, { user: `b-${n}`, appid: appids[n % 3], duplicate: n % 4 === 0 }));
-        const dueMs = startedMs + ((n + 1) * 20_000) / FOLLOWS;
-        const waitMs = dueMs - performance.now();
-        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-      }
-      const results = await Promise.all(deliveries);
-      const answeredMs = performance.now();
-      // WeChat gave up on some; the host still runs every queued retry, and what an instance answered
-      // before applying is finished in its background or by the reconciler (the function's timer).
-      await drain(stack);
-      for (let round = 0; round < 60 && stack.cloudbase.dump('wx_push_events').some((event) => event.status !== 'done'); round += 1) {
-        await stack.invoke('receivePush', { action: 'reconcile', minAgeMs: 0 }, { type: 'admin' });
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-      const store = createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stack.url}/admin` } as never).database());
-      const counted = (await Promise.all(appids.map((appid) => readFollowCounts(store, appid)))).reduce((sum, counts) => sum + counts.follows, 0);
-      const requests = results.reduce((sum, result) => sum + result.attempts, 0);
-      rows.push({
-        instances,
-        follows: FOLLOWS,
-        'last answer s': ((answeredMs - startedMs) / 1000).toFixed(1),
-        'settled s': ((performance.now() - startedMs) / 1000).toFixed(1),
-        'requests sent (duplicates, retries)': requests,
-        'answered in time': results.filter((result) => result.delivered).length,
-        'p50 ms': percentile(results.map((result) => result.ms), 50).toFixed(0),
-        'p99 ms': percentile(results.map((result) => result.ms), 99).toFixed(0),
-        'events recorded': stack.cloudbase.dump('wx_push_events').length,
-        'follows counted': counted,
-      });
-    } finally {
-      await stack.close();
+  for (const run of runs) rows.push(await burst(run));
+  return [{
+    title:
+      'receivePush bursts across three accounts, every 4th follow delivered twice at once, warm instances; WeChat retries what takes over 5 s ' +
+      '(targets: follows counted = events recorded = follows WeChat delivered, none counted twice). The machine is 2 cores shared with other work: ' +
+      'the rows are comparable with each other, not with the cloud, where CloudBase adds instances',
+    rows,
+  }];
+}
+
+async function burst({ follows, seconds, instances }: BurstRun): Promise<PushBenchRow> {
+  const stack = await startStack({ port: 0, dataDir: null, quiet: true, instancesPerFunction: instances });
+  try {
+    const appids = LOCAL_OFFICIAL_ACCOUNTS.map((account) => account.appId);
+    // Warm every instance (its cold start, the registry, the tokens) with follows the counts below leave out.
+    for (let round = 0; round < 2; round += 1) {
+      await Promise.all(Array.from({ length: instances * 3 }, (_, n) => follow(stack, { user: `warm-${round}-${n}`, appid: appids[n % 3] })));
     }
+    await drain(stack);
+    const warmFollows = instances * 6;
+    const dbBefore = stack.cloudbase.stats().total;
+    const startedMs = performance.now();
+    const deliveries: Array<Promise<{ delivered: boolean; attempts: number; ms: number }>> = [];
+    for (let n = 0; n < follows; n += 1) {
+      deliveries.push(follow(stack, { user: `b-${n}`, appid: appids[n % 3], duplicate: n % 4 === 0 }));
+      const dueMs = startedMs + ((n + 1) * seconds * 1000) / follows;
+      const waitMs = dueMs - performance.now();
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+    const results = await Promise.all(deliveries);
+    const answeredMs = performance.now();
+    // WeChat gave up on some; the host still runs every queued retry, and what an instance answered
+    // before applying is finished in its background or by the reconciler (the function's timer).
+    await settle(stack);
+    const dbRequests = stack.cloudbase.stats().total - dbBefore;
+    const store = createNodeSdkStore(tcb.init({ env: LOCAL_ACCOUNT.envId, secretId: 'local', secretKey: 'local', serviceUrl: `${stack.url}/admin` } as never).database());
+    const counted = (await Promise.all(appids.map((appid) => readFollowCounts(store, appid)))).reduce((sum, counts) => sum + counts.follows, 0) - warmFollows;
+    const eventDocs = stack.cloudbase.dump('wx_push_events');
+    const events = eventDocs.length - warmFollows;
+    const ledgers = new Map(stack.cloudbase.dump('wx_follows').map((ledger) => [ledger._id, ledger]));
+    const uncounted = eventDocs.filter((event) => Number(ledgers.get(`${event.appId}:${event.openid}`)?.follows ?? 0) === 0);
+    // An invariant broken: show what the events say, for whoever reads the bench.
+    if (uncounted.length > 0) console.error('recorded, not counted:', JSON.stringify(uncounted.slice(0, 3)));
+    const answered = results.filter((result) => result.delivered).length;
+    return {
+      follows: `${follows} over ${seconds} s, ${instances} instances`,
+      'requests sent (dups, retries)': results.reduce((sum, result) => sum + result.attempts, 0),
+      'answered in time': answered,
+      'WeChat gave up': follows - answered,
+      'requests dropped unrun': (await receivePushListing(stack)).abandoned,
+      // An attempt that reached an instance and was refused (a stale timestamp, say) would be a follow delivered and lost.
+      'attempts refused': refusedAttempts(stack),
+      'p50 ms': percentile(results.map((result) => result.ms), 50).toFixed(0),
+      'p99 ms': percentile(results.map((result) => result.ms), 99).toFixed(0),
+      'last answer s': ((answeredMs - startedMs) / 1000).toFixed(1),
+      'settled s': ((performance.now() - startedMs) / 1000).toFixed(1),
+      'events recorded': events,
+      'follows counted': counted,
+      'recorded, not in the ledger': uncounted.length,
+      // Every user follows once: a ledger with two follows is a follow counted twice.
+      'counted twice': stack.cloudbase.dump('wx_follows').filter((ledger) => Number(ledger.follows) > 1).length,
+      'db requests / follow': (dbRequests / follows).toFixed(1),
+    };
+  } finally {
+    await stack.close();
   }
-  return rows;
 }
 
 /** The counts read (what `accounts stats` does per account) at 10 followers and at 100,000. */

@@ -1,7 +1,10 @@
 /**
- * Follow counters per account and channel, per day (UTC+8, WeChat's calendar) and in total, in
+ * Follow counters per channel, per day (UTC+8, WeChat's calendar) and in total, in
  * `wx_follow_counters`. They are counted when an event is applied, inside the same transaction as
- * the ledger (apply.ts), so reading them costs the same few requests at 10 followers as at 100,000.
+ * the ledger (push/receiver.ts), so reading them costs the same few requests at 10 followers as at
+ * 100,000. An account's counts are the sum of its channels': the reader adds them up from the same
+ * query that reads the channels, so an event moves two documents, not four. (Deployments before
+ * this also kept account documents, channel {@link ALL_CHANNELS}; they equal the sum and are ignored.)
  *
  * Each counter is split over {@link COUNTER_SHARDS} documents chosen by the user's openid: events
  * of different users of one account update different documents most of the time, so concurrent
@@ -13,11 +16,11 @@ import { COLLECTIONS } from '../store/port';
 import { ACCOUNT_CHANNEL, ZERO_DELTA, type CounterDelta } from './ledger';
 
 export const COUNTER_SHARDS = 16;
-/** The channel field of an account's own counters (every channel together). */
+/** The channel field of the account documents older deployments wrote (every channel together); never written now. */
 export const ALL_CHANNELS = '*';
 /** The day field of the all-time counters. */
 export const ALL_DAYS = 'all';
-// A read returns (channels + 1) × shards documents; beyond this many the answer says it is cut.
+// A read returns channels × shards documents; beyond this many the answer says it is cut.
 const MAX_COUNTER_DOCS = 1000;
 const UTC8_OFFSET_MS = 8 * 3_600_000;
 
@@ -56,24 +59,22 @@ export function counterId(appId: string, channel: string, day: string, shard: nu
   return `${appId}|${encodeURIComponent(channel)}|${day}|${shard}`;
 }
 
-/** The four documents one event of a channel moves: the channel and the account, that day and in total. */
+/** The two documents one event of a channel moves: the channel's that day and in total. */
 export function counterDocsFor(appId: string, channel: string, atMs: number, openid: string): Array<Omit<FollowCounterDoc, keyof CounterDelta>> {
   const shard = counterShard(openid);
-  const day = utc8Day(atMs);
-  return [
-    [channel, day],
-    [channel, ALL_DAYS],
-    [ALL_CHANNELS, day],
-    [ALL_CHANNELS, ALL_DAYS],
-  ].map(([forChannel, forDay]) => ({ _id: counterId(appId, forChannel!, forDay!, shard), appId, channel: forChannel!, day: forDay!, shard }));
+  return [utc8Day(atMs), ALL_DAYS].map((day) => ({ _id: counterId(appId, channel, day, shard), appId, channel, day, shard }));
 }
 
 /**
  * Creates the counter documents that do not exist yet (a transaction's update leaves a missing
- * document missing). Remembered per instance, so the warm path makes no request for them.
+ * document missing). Remembered per instance, so the warm path makes no request for them. The first
+ * time an instance needs a channel's documents of a day, it reads which of their
+ * {@link COUNTER_SHARDS} shards exist (one query) and creates the others at once: an instance
+ * started in the middle of a burst makes one read per channel and day, not one insert per shard.
  */
 export class CounterDocuments {
   private readonly known = new Set<string>();
+  private readonly surveyed = new Set<string>();
   constructor(private readonly store: DocumentStore, private readonly maxRemembered = 20_000) {}
 
   /** Whether this instance created (or found) the document. */
@@ -83,10 +84,34 @@ export class CounterDocuments {
 
   async ensure(docs: ReadonlyArray<Omit<FollowCounterDoc, keyof CounterDelta>>): Promise<void> {
     const missing = docs.filter((doc) => !this.known.has(doc._id));
-    await Promise.all(missing.map((doc) => this.store.insert(COLLECTIONS.followCounters, { ...doc, ...ZERO_DELTA })));
-    if (this.known.size + missing.length > this.maxRemembered) this.known.clear();
-    for (const doc of missing) this.known.add(doc._id);
+    if (missing.length === 0) return;
+    if (this.known.size + missing.length * COUNTER_SHARDS > this.maxRemembered) {
+      this.known.clear();
+      this.surveyed.clear();
+    }
+    const groups = new Map(missing.map((doc) => [groupKey(doc), doc] as const));
+    await Promise.all([...groups].filter(([key]) => !this.surveyed.has(key)).map(([key, doc]) => this.survey(key, doc)));
+    // Documents of a channel and day surveyed earlier that another instance has created since.
+    const left = missing.filter((doc) => !this.known.has(doc._id));
+    await Promise.all(left.map((doc) => this.store.insert(COLLECTIONS.followCounters, { ...doc, ...ZERO_DELTA })));
+    for (const doc of left) this.known.add(doc._id);
   }
+
+  private async survey(key: string, doc: Omit<FollowCounterDoc, keyof CounterDelta>): Promise<void> {
+    const { appId, channel, day } = doc;
+    const found = await this.store.find<FollowCounterDoc>(COLLECTIONS.followCounters, { appId, channel, day }, { limit: COUNTER_SHARDS });
+    for (const existing of found) this.known.add(existing._id);
+    const shards = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({ _id: counterId(appId, channel, day, shard), appId, channel, day, shard }));
+    const absent = shards.filter((shard) => !this.known.has(shard._id));
+    // An insert another instance won is as good as ours.
+    await Promise.all(absent.map((shard) => this.store.insert(COLLECTIONS.followCounters, { ...shard, ...ZERO_DELTA })));
+    for (const shard of absent) this.known.add(shard._id);
+    this.surveyed.add(key);
+  }
+}
+
+function groupKey(doc: Pick<FollowCounterDoc, 'appId' | 'channel' | 'day'>): string {
+  return `${doc.appId}|${encodeURIComponent(doc.channel)}|${doc.day}`;
 }
 
 /** Adds `delta` to each document, inside the caller's transaction. */
@@ -101,17 +126,24 @@ export async function incrementCounters(tx: TransactionScope, ids: readonly stri
  * followers. Channels appear once they have counted something.
  */
 export async function readFollowCounts(store: DocumentStore, appId: string, options: { day?: string } = {}): Promise<AccountFollowCounts> {
-  const docs = await store.find<FollowCounterDoc>(COLLECTIONS.followCounters, { appId, day: options.day ?? ALL_DAYS }, { limit: MAX_COUNTER_DOCS });
+  const docs = await store.find<FollowCounterDoc>(
+    COLLECTIONS.followCounters,
+    { appId, day: options.day ?? ALL_DAYS, channel: { neq: ALL_CHANNELS } },
+    { limit: MAX_COUNTER_DOCS },
+  );
+  const account: FollowCounts = { ...ZERO_DELTA, net: 0 };
   const sums = new Map<string, FollowCounts>();
   for (const doc of docs) {
     const sum = sums.get(doc.channel) ?? { ...ZERO_DELTA, net: 0 };
-    for (const key of Object.keys(ZERO_DELTA) as Array<keyof CounterDelta>) sum[key] += Number(doc[key] ?? 0);
+    for (const key of Object.keys(ZERO_DELTA) as Array<keyof CounterDelta>) {
+      sum[key] += Number(doc[key] ?? 0);
+      account[key] += Number(doc[key] ?? 0);
+    }
     sum.net = sum.follows - sum.unfollows;
     sums.set(doc.channel, sum);
   }
-  const account = sums.get(ALL_CHANNELS) ?? { ...ZERO_DELTA, net: 0 };
+  account.net = account.follows - account.unfollows;
   const channels = [...sums.entries()]
-    .filter(([channel]) => channel !== ALL_CHANNELS)
     .map(([channel, counts]) => ({ channel, ...counts }))
     .sort((a, b) => (a.channel === ACCOUNT_CHANNEL ? -1 : b.channel === ACCOUNT_CHANNEL ? 1 : a.channel.localeCompare(b.channel)));
   return { appId, ...account, channels, truncated: docs.length >= MAX_COUNTER_DOCS };

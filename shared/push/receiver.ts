@@ -18,7 +18,8 @@
  * ```
  *
  * A follow is applied in ONE transaction: the event's status, the user's ledger and the counters
- * it moves change together or not at all, so a follow is counted exactly once whoever applies it.
+ * it moves change together or not at all, so a follow is counted exactly once whoever applies it
+ * (the transaction reads the event's status and commits only while it is still `received`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasCapability, type OfficialAccount } from '../accounts/model';
@@ -104,11 +105,20 @@ export const DEFAULT_RECONCILE_MIN_AGE_MS = 10_000;
 // After this many failed attempts an event is closed with its last error, so one bad event cannot loop forever.
 const MAX_APPLY_ATTEMPTS = 10;
 const REPLY_NONCE = /^[0-9A-Za-z]{1,32}$/;
+// A copy delivered with the first waits for its apply from this, doubling: a handful of reads within the budget.
+const DUPLICATE_FIRST_WAIT_MS = 25;
 
 /** Counter documents a transaction needed that this instance has not created yet. */
 class MissingCounters extends Error {
   constructor(readonly docs: Array<Omit<FollowCounterDoc, 'follows' | 'firstFollows' | 'returningFollows' | 'unfollows' | 'scans'>>) {
     super('counter documents missing');
+  }
+}
+
+/** The event was applied by someone else while this transaction ran: roll back, answer what they decided. */
+class AlreadyApplied extends Error {
+  constructor(readonly status: PushEventStatus, readonly reply: PassiveReply | null) {
+    super('push event already applied');
   }
 }
 
@@ -172,10 +182,7 @@ export class PushReceiver {
       lastError: null,
     };
     if (!(await this.options.store.insert(COLLECTIONS.pushEvents, doc as PushEventDoc & Record<string, unknown>))) {
-      // A retry after our answer came too late, or a replay: the first one's reply, never a second application.
-      await this.options.store.update(COLLECTIONS.pushEvents, { _id: doc._id }, { inc: { duplicates: 1 } });
-      const first = await this.options.store.get<PushEventDoc>(COLLECTIONS.pushEvents, doc._id);
-      return first !== null && first.status !== 'received' ? first.reply : null;
+      return this.answerDuplicate(doc._id, startedAtMs);
     }
     if (!handled) return null;
     const work = this.apply(doc).catch((error: unknown) => {
@@ -190,6 +197,26 @@ export class PushReceiver {
       return null;
     }
     return outcome;
+  }
+
+  /**
+   * A retry after our answer came too late, a replay, or a copy delivered at the same time: the
+   * first delivery's reply, never a second application. A copy that finds the first still being
+   * applied waits for it (backing off, within the reply budget) before counting itself on the event:
+   * a write there during the apply would void the apply's transaction, and the copy's answer should
+   * carry the same passive reply (WeChat may show either answer).
+   */
+  private async answerDuplicate(id: string, startedAtMs: number): Promise<PassiveReply | null> {
+    const { store } = this.options;
+    let first = await store.get<PushEventDoc>(COLLECTIONS.pushEvents, id);
+    for (let waitMs = DUPLICATE_FIRST_WAIT_MS; first?.status === 'received'; waitMs *= 2) {
+      const leftMs = this.replyBudgetMs - (this.now() - startedAtMs);
+      if (leftMs <= waitMs) break;
+      await sleep(waitMs);
+      first = await store.get<PushEventDoc>(COLLECTIONS.pushEvents, id);
+    }
+    await store.update(COLLECTIONS.pushEvents, { _id: id }, { inc: { duplicates: 1 } });
+    return first !== null && first.status !== 'received' ? first.reply : null;
   }
 
   /** Brings one recorded event to `done` (idempotent); answers its passive reply. */
@@ -253,16 +280,17 @@ export class PushReceiver {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await store.transaction(async (tx) => {
-          const current = await tx.get<PushEventDoc>(COLLECTIONS.pushEvents, doc._id);
-          if (current === null || current.status !== 'received') return { status: current?.status ?? 'done', reply: current?.reply ?? null };
           const ledger = await tx.get<FollowLedgerDoc>(COLLECTIONS.follows, followLedgerId(doc.appId, doc.openid));
           const transition = applyFollowEvent(ledger, input, this.now());
           const targets = transition.deltas.map(({ channel: credited, delta }) => ({ docs: counterDocsFor(doc.appId, credited, atMs, doc.openid), delta }));
           const unknown = targets.flatMap((target) => target.docs).filter((counter) => !this.options.counters.knows(counter._id));
           if (unknown.length > 0) throw new MissingCounters(unknown);
-          const reply = await this.replyHook({ appId: doc.appId, event, facts: transition.facts, channel: channelDoc });
           await tx.put(COLLECTIONS.follows, transition.ledger as FollowLedgerDoc & Record<string, unknown>);
           for (const target of targets) await incrementCounters(tx, target.docs.map((counter) => counter._id), target.delta);
+          // The event's status decides whether these writes commit: another invocation or the reconciler may have applied it.
+          const current = await tx.get<PushEventDoc>(COLLECTIONS.pushEvents, doc._id);
+          if (current === null || current.status !== 'received') throw new AlreadyApplied(current?.status ?? 'done', current?.reply ?? null);
+          const reply = await this.replyHook({ appId: doc.appId, event, facts: transition.facts, channel: channelDoc });
           const status: PushEventStatus = wantsUnionid && transition.ledger.unionid === null ? 'applied' : 'done';
           const nowMs = this.now();
           const { channel: credited, firstFollow, returning } = transition.facts;
@@ -272,6 +300,8 @@ export class PushReceiver {
           return { status, reply };
         });
       } catch (error) {
+        // Another invocation (or the reconciler) applied it first: its writes stand, this one's were rolled back.
+        if (error instanceof AlreadyApplied) return { status: error.status, reply: error.reply };
         // An unfollow credits the channel of the user's last follow, known only inside the transaction.
         if (!(error instanceof MissingCounters) || attempt >= 2) throw error;
         await this.options.counters.ensure(error.docs);

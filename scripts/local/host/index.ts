@@ -56,7 +56,7 @@ export interface FunctionHostOptions {
 /** How one invocation ended, as the caller of the function sees it. */
 export type InvocationResult =
   | { ok: true; result: unknown; instance: number; cold: boolean; durationMs: number; logs: string[] }
-  | { ok: false; errorType: 'threw' | 'timeout' | 'crashed' | 'not_found'; message: string; instance?: number; logs: string[] };
+  | { ok: false; errorType: 'threw' | 'timeout' | 'crashed' | 'not_found' | 'abandoned'; message: string; instance?: number; logs: string[] };
 
 /** A running function host. */
 export interface FunctionHost {
@@ -86,6 +86,8 @@ interface QueuedCall {
   id: number;
   invocation: Invocation;
   resolve: (result: InvocationResult) => void;
+  /** An HTTP-access call whose client has gone: nobody would read its answer. */
+  abandoned?: () => boolean;
 }
 
 interface FunctionState {
@@ -95,6 +97,8 @@ interface FunctionState {
   queue: QueuedCall[];
   invocations: number;
   coldStarts: number;
+  /** HTTP-access calls dropped from the queue because their client had gone before an instance was free. */
+  abandoned: number;
   nextInstanceNumber: number;
 }
 
@@ -139,6 +143,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       queue: [],
       invocations: 0,
       coldStarts: 0,
+      abandoned: 0,
       nextInstanceNumber: 1,
     });
   }
@@ -212,6 +217,14 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
         worker = spawn(fn);
       }
       const call = fn.queue.shift() as QueuedCall;
+      // The platform starts instances for waiting requests long before a client gives up; only this
+      // host's fixed pool makes calls wait that long. Running one nobody waits for would only delay
+      // the live ones behind it (WeChat's retries of the same push among them).
+      if (call.abandoned?.() === true) {
+        fn.abandoned += 1;
+        call.resolve({ ok: false, errorType: 'abandoned', message: 'the HTTP client left before an instance was free', logs: [] });
+        continue;
+      }
       dispatch(fn, worker, call);
     }
   }
@@ -225,7 +238,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
     });
   }
 
-  async function invoke(name: string, data: unknown, caller: Caller): Promise<InvocationResult> {
+  async function invoke(name: string, data: unknown, caller: Caller, abandoned?: () => boolean): Promise<InvocationResult> {
     if (closed) return { ok: false, errorType: 'crashed', message: 'the function host is closed', logs: [] };
     const fn = functions.get(name);
     if (fn === undefined) return { ok: false, errorType: 'not_found', message: `function ${name} is not deployed`, logs: [] };
@@ -243,7 +256,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       now: new Date(),
     });
     return new Promise((resolve) => {
-      fn.queue.push({ id: nextInvocationId++, invocation, resolve });
+      fn.queue.push({ id: nextInvocationId++, invocation, resolve, ...(abandoned === undefined ? {} : { abandoned }) });
       pump(fn);
     });
   }
@@ -281,6 +294,7 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
         queued: fn.queue.length,
         invocations: fn.invocations,
         coldStarts: fn.coldStarts,
+        abandoned: fn.abandoned,
         instances: fn.workers.map((worker) => ({
           instance: worker.number,
           pid: worker.pid ?? null,
@@ -301,7 +315,8 @@ export function createFunctionHost(options: FunctionHostOptions): FunctionHost {
       return sendJson(res, 413, errorBody('payload_too_large', `request body exceeds ${maxHttpBodyBytes} bytes`), body.drained ? {} : { connection: 'close' });
     }
     const event = buildHttpEvent(req, body.bytes, { envId: options.envId, bodyEncoding: options.httpBodyEncoding ?? 'binary-as-base64' });
-    const result = await invoke(fn.spec.name, event, { type: 'http' });
+    // Read when an instance frees up: the client may have closed before the host even parsed its request.
+    const result = await invoke(fn.spec.name, event, { type: 'http' }, () => req.socket.destroyed && !res.writableFinished);
     if (!result.ok) {
       const status = result.errorType === 'timeout' ? 504 : result.errorType === 'not_found' ? 404 : 502;
       return sendJson(res, status, errorBody(result.errorType, result.message));

@@ -392,6 +392,7 @@ describe('FunctionHost.handle', () => {
       queued: 0,
       invocations: 1,
       coldStarts: 1,
+      abandoned: 0,
       instances: [{ instance: 1, pid: probe.pid, busy: false, invocations: 1, egressAddress: expect.stringMatching(/^127\.0\.1\.\d+$/) }],
     });
   });

@@ -2,6 +2,9 @@
  * HTTP access end to end: raw HTTP request → the function host's route → the real bundle of a
  * function written on shared/http → the integration response → the HTTP answer.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createFunctionHost, type FunctionHost, type HostedFunction } from '../../../scripts/local/host';
 import { buildDist, hosted, rawConnection, serve } from './fixtures/support';
 
@@ -12,12 +15,19 @@ const PLAIN = `exports.main = async (event) => {
   if (event.path.endsWith('/bad')) return { statusCode: 99, body: '' };
   return { foo: 'bar', path: event.path, isBase64Encoded: event.isBase64Encoded };
 };`;
+// Holds its instance until the file the path names exists (the test releases it; no timing guess).
+const HOLDER = `const fs = require('node:fs');
+exports.main = async (event) => {
+  const release = decodeURIComponent(event.path.slice('/hold/'.length));
+  while (release !== '' && !fs.existsSync(release)) await new Promise((resolve) => setTimeout(resolve, 10));
+  return 'released';
+};`;
 
 let dist: Awaited<ReturnType<typeof buildDist>>;
 const running: Array<{ host: FunctionHost; server: Awaited<ReturnType<typeof serve>> }> = [];
 
 beforeAll(async () => {
-  dist = await buildDist([], { plain: PLAIN }, { httpProbe: 'http-probe.ts', slowProbe: 'http-probe.ts' });
+  dist = await buildDist([], { plain: PLAIN, holder: HOLDER }, { httpProbe: 'http-probe.ts', slowProbe: 'http-probe.ts' });
 });
 afterAll(async () => {
   for (const { host, server } of running.splice(0)) {
@@ -32,6 +42,7 @@ async function startHost(options: { bodyEncoding?: 'always-base64' } = {}): Prom
     hosted('httpProbe', { httpPath: '/probe', envVariables: { PROBE_SECRET: SECRET } }),
     hosted('slowProbe', { httpPath: '/slow', timeoutSeconds: 1, envVariables: { PROBE_SECRET: SECRET, PROBE_ROUTE: '/slow' } }),
     hosted('plain', { httpPath: '/plain' }),
+    hosted('holder', { httpPath: '/hold' }),
   ];
   const host = createFunctionHost({
     distDir: dist.distDir,
@@ -226,5 +237,37 @@ describe('HTTP access through the function host', () => {
       expect.objectContaining({ msg: 'answered', status: 401, outcome: 'refused', code: 'UNAUTHORIZED' }),
     ]);
     expect(lines.join('\n')).not.toMatch(/oauth-code|wrong-guess|probe-secret-0123/);
+  });
+
+  it('drops a queued request whose client has gone, and runs the live ones behind it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'host-hold-'));
+    const release = path.join(dir, 'release');
+    const holder = async () => ((await (await fetch(`${probe.url}/functions`)).json()) as { functions: Array<{ name: string; queued: number; invocations: number; abandoned: number }> })
+      .functions.find((fn) => fn.name === 'holder')!;
+    const until = async (done: (fn: Awaited<ReturnType<typeof holder>>) => boolean) => {
+      while (!done(await holder())) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    try {
+      const url = `${probe.url}/hold/${encodeURIComponent(release)}`;
+      // Both instances held, then one request that waits for an instance and gives up (WeChat's 5 s), and a live one.
+      const held = [fetch(url), fetch(url)];
+      await until((fn) => fn.invocations === 2);
+      const giveUp = new AbortController();
+      const gone = fetch(url, { signal: giveUp.signal }).catch((error: unknown) => (error as Error).name);
+      await until((fn) => fn.queued === 1);
+      giveUp.abort();
+      await expect(gone).resolves.toBe('AbortError');
+      const live = fetch(url);
+      await until((fn) => fn.queued === 2);
+      // The host learns of the closed socket at once; a moment for its close event before instances free up.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      writeFileSync(release, '');
+
+      const answers = await Promise.all([...held, live].map(async (response) => (await response).text()));
+      expect(answers).toEqual(['released', 'released', 'released']);
+      expect(await holder()).toMatchObject({ queued: 0, invocations: 3, abandoned: 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

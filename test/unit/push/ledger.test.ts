@@ -65,9 +65,9 @@ describe('follow counters', () => {
     expect(utc8Day(Date.UTC(2026, 0, 1, 16, 0, 0))).toBe('2026-01-02');
   });
 
-  it('move four documents per event, the same shard for one user', () => {
+  it('move two documents per event, the channel\'s that day and in total, the same shard for one user', () => {
     const docs = counterDocsFor(APP, 'spring|poster', Date.UTC(2026, 0, 1), 'oUser');
-    expect(docs.map((doc) => [doc.channel, doc.day])).toEqual([['spring|poster', '2026-01-01'], ['spring|poster', 'all'], ['*', '2026-01-01'], ['*', 'all']]);
+    expect(docs.map((doc) => [doc.channel, doc.day])).toEqual([['spring|poster', '2026-01-01'], ['spring|poster', 'all']]);
     expect(new Set(docs.map((doc) => doc.shard)).size).toBe(1);
     expect(docs[0]!._id).toBe(`${APP}|spring%7Cposter|2026-01-01|${docs[0]!.shard}`);
   });
