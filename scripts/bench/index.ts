@@ -11,6 +11,7 @@ import { benchClaimPages } from './claimpage';
 import { benchCountsRead, benchPushBurst, benchPushLatency } from './push';
 import { benchRedPackets } from './redpacket';
 import { benchTransfers } from './transfer';
+import { percentile } from './common';
 
 /**
  * `npm run bench`: measurements printed as tables, each against a baseline measured in the same run.
@@ -33,11 +34,6 @@ function table(title: string, rows: Row[]): void {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function post(stack: Stack, name: string, data: unknown, caller: unknown): Promise<{ ok: boolean }> {

@@ -11,13 +11,9 @@ import { readFollowCounts, counterDocsFor, type FollowCounterDoc } from '../../s
 import { applyFollowEvent, ZERO_DELTA } from '../../shared/follows/ledger';
 import { createNodeSdkStore } from '../../shared/store/nodeSdk';
 import { LOCAL_ACCOUNT, LOCAL_OFFICIAL_ACCOUNTS, startStack, type Stack } from '../local/stack';
+import { percentile } from './common';
 
 export type PushBenchRow = Record<string, string | number>;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 /** The sandbox's users/follow, called in process (the bench, the stack and the sandbox share one event loop: no extra HTTP hop). */
 async function follow(stack: Stack, body: Record<string, unknown>): Promise<{ delivered: boolean; attempts: number; ms: number }> {
