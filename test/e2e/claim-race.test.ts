@@ -41,6 +41,16 @@ describe('500 followers racing for 120 packets', () => {
       const { state, reason } = shown(page);
       outcomes.push({ user, state, reason });
     };
+    // A push answered `success` before it was applied (its 3 s budget ran out: on a loaded machine, a cold
+    // instance) shows the follower nothing, so that link is lost to them; the apply still finishes (below).
+    const lost: string[] = [];
+    const linkOrLost = (user: string, delivery: Delivery): string | null => {
+      if (delivery.delivered && delivery.reply === null) {
+        lost.push(user);
+        return null;
+      }
+      return linkIn(delivery);
+    };
     const run = async (index: number): Promise<void> => {
       const user = `u${String(index).padStart(3, '0')}`;
       const account = ACCOUNTS[index % 3]!;
@@ -53,7 +63,8 @@ describe('500 followers racing for 120 packets', () => {
         outcomes.push({ user, state: again.reply?.Content?.includes('/claim/f?l=') ? 'link' : 'refused', reason: 'not_new' });
         return;
       }
-      const link = linkIn(await follow(user, account));
+      const link = linkOrLost(user, await follow(user, account));
+      if (link === null) return;
       const clientIp = index % 10 === 2 ? BEIJING_IP : undefined;
       if (index % 10 === 1) {
         // Forwarded before its follower opened it: someone else tries first.
@@ -64,7 +75,8 @@ describe('500 followers racing for 120 packets', () => {
       record(user, page.body.includes('name="csrf"') ? await press(stack, user, page, clientIp) : page);
       if (index % 4 === 0) {
         // The same person on a second account: a second link, the same service-account openid.
-        const second = linkIn(await follow(user, ACCOUNTS[(index + 1) % 3]!));
+        const second = linkOrLost(`${user}/2`, await follow(user, ACCOUNTS[(index + 1) % 3]!));
+        if (second === null) return;
         const again = await open(stack, user, second);
         record(`${user}/2`, again.body.includes('name="csrf"') ? await press(stack, user, again) : again);
       }
@@ -73,6 +85,14 @@ describe('500 followers racing for 120 packets', () => {
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       for (let index = queue.shift(); index !== undefined; index = queue.shift()) await run(index);
     }));
+
+    // What an instance answered before applying is finished by the function's timer (run now); a lost link is rare.
+    for (let round = 0; round < 30 && stack.cloudbase.dump('wx_push_events').some((event) => event.status !== 'done'); round += 1) {
+      await fetch(`${stack.url}/functions/receivePush`, { method: 'POST', body: JSON.stringify({ data: { action: 'reconcile', minAgeMs: 0 }, caller: { type: 'admin' } }) });
+      await sleep(500);
+    }
+    expect(stack.cloudbase.dump('wx_push_events').filter((event) => event.status !== 'done')).toEqual([]);
+    expect(lost.length).toBeLessThan(USERS / 20);
 
     // Exactly the budget, every packet paid once, to distinct people.
     const { paid, packets } = await expectPaidEqualsClaimed(stack, 'race');
