@@ -4,8 +4,7 @@
  * few requests at any volume), the ledger's red-packet and transfer sources, and a transfer
  * campaign's paid sum with waiting and given-back claims.
  */
-import tcb from '@cloudbase/node-sdk';
-import { startLocalCloudBase, type LocalCloudBase } from '../../../scripts/local/cloudbase';
+import { useLocalStore } from '../../helpers/local-store';
 import type { AccountDoc } from '../../../shared/accounts/model';
 import { AccountRegistry } from '../../../shared/accounts/registry';
 import { accountsView, chartDays, followCounters } from '../../../shared/console/areas/accounts';
@@ -13,8 +12,7 @@ import { campaignDetailView } from '../../../shared/console/areas/campaigns';
 import { ledgerView, redPacketLedger, transferLedger } from '../../../shared/console/areas/ledger';
 import { counterDocsFor, type FollowCounterDoc } from '../../../shared/follows/counters';
 import { applyFollowEvent, ZERO_DELTA } from '../../../shared/follows/ledger';
-import { createNodeSdkStore } from '../../../shared/store/nodeSdk';
-import { COLLECTIONS, type DocumentStore } from '../../../shared/store/port';
+import { COLLECTIONS } from '../../../shared/store/port';
 
 process.env.TENCENTCLOUD = 'true';
 const DAY_MS = 86_400_000;
@@ -23,14 +21,7 @@ const DAY0 = Date.UTC(2026, 5, 1, 4, 0, 0);
 const NOW = DAY0 + 13 * DAY_MS;
 const CHANNELS = ['account', 'poster-1', 'poster-2', 'poster-3', 'poster-4'];
 
-let cloudBase: LocalCloudBase & { url: string };
-let store: DocumentStore;
-beforeAll(async () => {
-  cloudBase = await startLocalCloudBase({});
-  for (const name of Object.values(COLLECTIONS)) await cloudBase.createCollection(name);
-  store = createNodeSdkStore(tcb.init({ env: 'local-env', secretId: 'x', secretKey: 'y', serviceUrl: cloudBase.url } as never).database());
-});
-afterAll(() => cloudBase.close());
+const local = useLocalStore();
 
 /** The counter documents `count` first follows leave (as the push path counts them): follower n through channel n % 5 on day n % 14. */
 async function followers(appId: string, count: number): Promise<void> {
@@ -49,7 +40,7 @@ async function followers(appId: string, count: number): Promise<void> {
   }
   const docs = [...counters.values()];
   for (let start = 0; start < docs.length; start += 500) {
-    const response = await fetch(`${cloudBase.url}?env=local-env`, {
+    const response = await fetch(`${local.cloudBase.url}?env=local-env`, {
       method: 'POST',
       body: JSON.stringify({ action: 'database.insertDocument', collectionName: COLLECTIONS.followCounters, data: docs.slice(start, start + 500).map((doc) => JSON.stringify(doc)) }),
     });
@@ -58,9 +49,9 @@ async function followers(appId: string, count: number): Promise<void> {
 }
 
 async function requestsOf<T>(work: () => Promise<T>): Promise<{ result: T; requests: number }> {
-  const before = cloudBase.stats().total;
+  const before = local.cloudBase.stats().total;
   const result = await work();
-  return { result, requests: cloudBase.stats().total - before };
+  return { result, requests: local.cloudBase.stats().total - before };
 }
 
 describe('followCounters (the accounts view\'s follows)', () => {
@@ -70,7 +61,7 @@ describe('followCounters (the accounts view\'s follows)', () => {
   ])('reads every channel\'s totals and 14 days of counts in 3 requests with $case', async ({ appId, count }) => {
     await followers(appId, count);
 
-    const { result, requests } = await requestsOf(() => followCounters(store, appId, NOW));
+    const { result, requests } = await requestsOf(() => followCounters(local.store, appId, NOW));
 
     // One read of the all-time counters, then 5 channels × 16 shards × 14 days in reads of at most 1,000 documents: 2.
     expect(requests).toBe(3);
@@ -87,7 +78,7 @@ describe('followCounters (the accounts view\'s follows)', () => {
   });
 
   it('reports an account without follows with no channels and an empty chart, in one request', async () => {
-    const { result, requests } = await requestsOf(() => followCounters(store, 'wx00000000000000c9', NOW));
+    const { result, requests } = await requestsOf(() => followCounters(local.store, 'wx00000000000000c9', NOW));
 
     expect(requests).toBe(1);
     expect(result).toMatchObject({ total: { follows: 0 }, channels: [], series: { days: chartDays(NOW), channels: [] }, truncated: false });
@@ -103,13 +94,13 @@ describe('accountsView', () => {
   });
 
   it('lists every account of the registry, cached credentials or not, removed ones last and unknown cached appids after them, with no secret', async () => {
-    await store.put(COLLECTIONS.accounts, { ...account('wx00000000000000d3', { status: 'removed', removedAtMs: NOW }) });
-    await store.put(COLLECTIONS.accounts, { ...account('wx00000000000000d2', { kind: 'subscription', messageMode: 'compatible' }) });
-    await store.put(COLLECTIONS.credentials, { _id: `${ENVIRONMENT}:access_token`, appId: ENVIRONMENT, kind: 'access_token', value: 'TOKEN-VALUE', version: 4, fetchedAtMs: NOW, expiresAtMs: NOW + 7_200_000, source: 'timer', backoffUntilMs: 0, lastError: null });
-    await store.put(COLLECTIONS.credentials, { _id: 'wx00000000000000d9:access_token', appId: 'wx00000000000000d9', kind: 'access_token', value: 'OLD', version: 1, fetchedAtMs: NOW, expiresAtMs: NOW, source: 'timer', backoffUntilMs: 0, lastError: null });
-    const registry = new AccountRegistry({ store, environment: { appId: ENVIRONMENT } });
+    await local.store.put(COLLECTIONS.accounts, { ...account('wx00000000000000d3', { status: 'removed', removedAtMs: NOW }) });
+    await local.store.put(COLLECTIONS.accounts, { ...account('wx00000000000000d2', { kind: 'subscription', messageMode: 'compatible' }) });
+    await local.store.put(COLLECTIONS.credentials, { _id: `${ENVIRONMENT}:access_token`, appId: ENVIRONMENT, kind: 'access_token', value: 'TOKEN-VALUE', version: 4, fetchedAtMs: NOW, expiresAtMs: NOW + 7_200_000, source: 'timer', backoffUntilMs: 0, lastError: null });
+    await local.store.put(COLLECTIONS.credentials, { _id: 'wx00000000000000d9:access_token', appId: 'wx00000000000000d9', kind: 'access_token', value: 'OLD', version: 1, fetchedAtMs: NOW, expiresAtMs: NOW, source: 'timer', backoffUntilMs: 0, lastError: null });
+    const registry = new AccountRegistry({ store: local.store, environment: { appId: ENVIRONMENT } });
 
-    const view = await accountsView(store, NOW, registry, followCounters);
+    const view = await accountsView(local.store, NOW, registry, followCounters);
 
     expect(view.map((row) => [row.appId, row.account?.kind ?? null, row.account?.active ?? null, row.credentials.map((line) => line.version)])).toEqual([
       [ENVIRONMENT, 'service', true, [4]],
@@ -134,28 +125,28 @@ describe('the ledger and a transfer campaign', () => {
 
   beforeAll(async () => {
     // Four transfers of 1 元 reserved: one paid, one waiting for its user, one cancelled (its amount given back), one not yet sent.
-    await store.put(COLLECTIONS.redPacketCampaigns, {
+    await local.store.put(COLLECTIONS.redPacketCampaigns, {
       _id: CAMPAIGN, payout: 'transfer', eligibility: 'miniprogram', actName: '', startsAtMs: NOW - DAY_MS, endsAtMs: NOW + DAY_MS,
       budgetFen: 1_000, packetCount: 10, claimedCount: 4, claimedFen: 300, returnedAmountsFen: [100], amount: { mode: 'fixed', amountFen: 100 }, createdAtMs: NOW,
     });
-    await store.put(COLLECTIONS.redPacketClaims, claimDoc('paid', { status: 'RECEIVED', wechatStatus: 'SUCCESS', sendListid: '1330000000000000000000000001', settledAtMs: NOW }));
-    await store.put(COLLECTIONS.redPacketClaims, claimDoc('waiting', { status: 'WAITING', wechatStatus: 'WAIT_USER_CONFIRM' }));
-    await store.put(COLLECTIONS.redPacketClaims, claimDoc('canceling', { status: 'WAITING', wechatStatus: 'CANCELING' }));
-    await store.put(COLLECTIONS.redPacketClaims, claimDoc('cancelled', { status: 'FAILED', wechatStatus: 'CANCELLED', failedErrCode: 'CANCELLED', returnedAtMs: NOW, settledAtMs: NOW }));
+    await local.store.put(COLLECTIONS.redPacketClaims, claimDoc('paid', { status: 'RECEIVED', wechatStatus: 'SUCCESS', sendListid: '1330000000000000000000000001', settledAtMs: NOW }));
+    await local.store.put(COLLECTIONS.redPacketClaims, claimDoc('waiting', { status: 'WAITING', wechatStatus: 'WAIT_USER_CONFIRM' }));
+    await local.store.put(COLLECTIONS.redPacketClaims, claimDoc('canceling', { status: 'WAITING', wechatStatus: 'CANCELING' }));
+    await local.store.put(COLLECTIONS.redPacketClaims, claimDoc('cancelled', { status: 'FAILED', wechatStatus: 'CANCELLED', failedErrCode: 'CANCELLED', returnedAtMs: NOW, settledAtMs: NOW }));
     // A packet paid, with a claim written before payouts had names (`kind`).
     const { payout: _ignored, ...packet } = claimDoc('packet', { status: 'SENT', sendListid: '1000041701000000000000000001', settledAtMs: NOW - 1 });
-    await store.put(COLLECTIONS.redPacketClaims, { ...packet, kind: 'miniprogram', campaignId: 'views-packets', _id: 'views-packets:packet' });
+    await local.store.put(COLLECTIONS.redPacketClaims, { ...packet, kind: 'miniprogram', campaignId: 'views-packets', _id: 'views-packets:packet' });
   });
 
   it('counts only the paid transfer as paid: a waiting one is not, and a given-back one is not subtracted twice', async () => {
-    const detail = (await campaignDetailView(store, CAMPAIGN, NOW))!;
+    const detail = (await campaignDetailView(local.store, CAMPAIGN, NOW))!;
 
     expect({ paidFen: detail.paidFen, paidCount: detail.paidCount, approximate: detail.paidIsApproximate }).toEqual({ paidFen: 100, paidCount: 1, approximate: false });
     expect(detail.claimsByStatus.filter(({ count }) => count > 0)).toEqual([{ status: 'WAITING', count: 2 }, { status: 'RECEIVED', count: 1 }, { status: 'FAILED', count: 1 }]);
   });
 
   it('lists waiting transfers with their bill state, offering a cancel until WeChat took one', async () => {
-    const detail = (await campaignDetailView(store, CAMPAIGN, NOW))!;
+    const detail = (await campaignDetailView(local.store, CAMPAIGN, NOW))!;
 
     expect(detail.waiting.map((line) => [line.id, line.reason, line.action]).sort()).toEqual([
       [`${CAMPAIGN}:canceling`, 'bill CANCELING', 'settle'],
@@ -173,7 +164,7 @@ describe('the ledger and a transfer campaign', () => {
     { case: 'transfers', kind: 'transfer', rows: [TRANSFER_ROW] },
     { case: 'red packets', kind: 'redpacket', rows: [PACKET_ROW] },
   ])('lists the paid $case, each once, with both bill numbers', async ({ kind, rows }) => {
-    const view = await ledgerView(store, { limit: 50, ...(kind === undefined ? {} : { kind }) }, [redPacketLedger, transferLedger]);
+    const view = await ledgerView(local.store, { limit: 50, ...(kind === undefined ? {} : { kind }) }, [redPacketLedger, transferLedger]);
 
     expect(view.rows.map((row) => [row.kind, row.claimId, row.billNo, row.wechatNo, row.status])).toEqual(rows);
     expect(view.totalFen).toBe(rows.length * 100);

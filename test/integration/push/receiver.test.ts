@@ -3,8 +3,7 @@
  * invocation that recorded it, another one, the reconciler — it is counted once, and the counts an
  * operator reads are the sums of the channels' documents.
  */
-import tcb from '@cloudbase/node-sdk';
-import { startLocalCloudBase, type LocalCloudBase } from '../../../scripts/local/cloudbase';
+import { useLocalStore } from '../../helpers/local-store';
 import type { OfficialAccount } from '../../../shared/accounts/model';
 import { ChannelDirectory, saveChannel } from '../../../shared/follows/channels';
 import { ALL_CHANNELS, ALL_DAYS, COUNTER_SHARDS, counterDocsFor, counterId, CounterDocuments, readFollowCounts, utc8Day } from '../../../shared/follows/counters';
@@ -12,7 +11,6 @@ import { ZERO_DELTA } from '../../../shared/follows/ledger';
 import { createLogger } from '../../../shared/log';
 import { readPushMessage } from '../../../shared/push/message';
 import { PushReceiver, type PushEventDoc } from '../../../shared/push/receiver';
-import { createNodeSdkStore } from '../../../shared/store/nodeSdk';
 import { COLLECTIONS, type DocumentStore, type StoredDoc } from '../../../shared/store/port';
 
 process.env.TENCENTCLOUD = 'true';
@@ -24,22 +22,15 @@ const ACCOUNT: OfficialAccount = {
 };
 const CREATED_S = 1_800_000_000;
 
-let cloudBase: LocalCloudBase & { url: string };
-let store: DocumentStore;
-beforeAll(async () => {
-  cloudBase = await startLocalCloudBase({});
-  for (const name of Object.values(COLLECTIONS)) await cloudBase.createCollection(name);
-  store = createNodeSdkStore(tcb.init({ env: 'local-env', secretId: 'x', secretKey: 'y', serviceUrl: cloudBase.url } as never).database());
-});
-afterAll(() => cloudBase.close());
+const local = useLocalStore();
 
-/** One instance's receiver (its own channel and counter memory), on `over` (default: the store itself). */
-function instance(over: DocumentStore = store): PushReceiver {
+/** One instance's receiver (its own channel and counter memory), on `over` (default: the local.store itself). */
+function instance(over: DocumentStore = local.store): PushReceiver {
   return new PushReceiver({
     store: over,
     accounts: { get: async (appId) => (appId === APP ? ACCOUNT : null) },
-    channels: new ChannelDirectory(store),
-    counters: new CounterDocuments(store),
+    channels: new ChannelDirectory(local.store),
+    counters: new CounterDocuments(local.store),
     followerInfo: () => Promise.reject(new Error('an unverified account has no user/info')),
     cardReferenceKey: 'k'.repeat(32),
     log: quiet,
@@ -63,51 +54,51 @@ describe('applying a recorded follow', () => {
     if (concurrent) await Promise.all(appliers.map((receiver) => receiver.apply(doc)));
     else for (const receiver of appliers) await receiver.apply(doc);
 
-    const counts = await readFollowCounts(store, APP);
+    const counts = await readFollowCounts(local.store, APP);
     expect({ name, channel: counts.channels.find((row) => row.channel === channel) }).toEqual({ name, channel: expect.objectContaining({ follows: 1, firstFollows: 1 }) });
-    expect(await store.get(COLLECTIONS.follows, `${APP}:${openid}`)).toMatchObject({ follows: 1, firstChannel: channel });
-    expect(await store.get(COLLECTIONS.pushEvents, doc._id)).toMatchObject({ status: 'done', facts: { channel, firstFollow: true, returning: false } });
+    expect(await local.store.get(COLLECTIONS.follows, `${APP}:${openid}`)).toMatchObject({ follows: 1, firstChannel: channel });
+    expect(await local.store.get(COLLECTIONS.pushEvents, doc._id)).toMatchObject({ status: 'done', facts: { channel, firstFollow: true, returning: false } });
   });
 
   it('answers a duplicate delivery without applying it again', async () => {
     const receiver = instance();
     await receiver.receive(APP, subscribe('oDup', 'poster-d'));
     await Promise.all([receiver.receive(APP, subscribe('oDup', 'poster-d')), instance().receive(APP, subscribe('oDup', 'poster-d'))]);
-    const counts = await readFollowCounts(store, APP);
+    const counts = await readFollowCounts(local.store, APP);
     expect(counts.channels.find((row) => row.channel === 'poster-d')).toMatchObject({ follows: 1 });
-    expect(await store.get(COLLECTIONS.pushEvents, `${APP}:${subscribe('oDup', 'poster-d').dedupeKey}`)).toMatchObject({ status: 'done', duplicates: 2 });
+    expect(await local.store.get(COLLECTIONS.pushEvents, `${APP}:${subscribe('oDup', 'poster-d').dedupeKey}`)).toMatchObject({ status: 'done', duplicates: 2 });
   });
 
 
   it('has a copy delivered with the first wait for its apply, then answer the same passive reply and count itself', async () => {
     const reply = { type: 'text' as const, content: '欢迎' };
-    await saveChannel(store, { appId: APP, channel: 'poster-r', reply });
+    await saveChannel(local.store, { appId: APP, channel: 'poster-r', reply });
     const message = subscribe('oCopy', 'poster-r');
     const id = `${APP}:${message.dedupeKey}`;
     // The first delivery's instance is held before its apply until the copy has seen the event unapplied.
     let release!: () => void;
     const gate = new Promise<void>((resolve) => { release = resolve; });
-    const held: DocumentStore = { ...store, transaction: async (work, options) => { await gate; return store.transaction(work, options); } };
+    const held: DocumentStore = { ...local.store, transaction: async (work, options) => { await gate; return local.store.transaction(work, options); } };
     let sawUnapplied!: () => void;
     const seen = new Promise<void>((resolve) => { sawUnapplied = resolve; });
     const watched: DocumentStore = {
-      ...store,
+      ...local.store,
       get: async <T extends StoredDoc>(collection: string, docId: string) => {
-        const found = await store.get<T>(collection, docId);
+        const found = await local.store.get<T>(collection, docId);
         if (docId === id && (found as { status?: string } | null)?.status === 'received') sawUnapplied();
         return found;
       },
     };
 
     const first = instance(held).receive(APP, message);
-    while ((await store.get(COLLECTIONS.pushEvents, id)) === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await local.store.get(COLLECTIONS.pushEvents, id)) === null) await new Promise((resolve) => setTimeout(resolve, 5));
     const copy = instance(watched).receive(APP, message);
     await seen;
     release();
 
     expect(await Promise.all([first, copy])).toEqual([reply, reply]);
-    expect(await store.get(COLLECTIONS.pushEvents, id)).toMatchObject({ status: 'done', duplicates: 1, reply });
-    expect((await readFollowCounts(store, APP)).channels.find((row) => row.channel === 'poster-r')).toMatchObject({ follows: 1 });
+    expect(await local.store.get(COLLECTIONS.pushEvents, id)).toMatchObject({ status: 'done', duplicates: 1, reply });
+    expect((await readFollowCounts(local.store, APP)).channels.find((row) => row.channel === 'poster-r')).toMatchObject({ follows: 1 });
   });
 });
 
@@ -117,13 +108,13 @@ describe('counter documents', () => {
     const atMs = CREATED_S * 1000;
     const requests: string[] = [];
     const counting: DocumentStore = {
-      ...store,
-      find: (collection, filter, options) => { requests.push('find'); return store.find(collection, filter, options); },
-      insert: (collection, doc) => { requests.push('insert'); return store.insert(collection, doc); },
+      ...local.store,
+      find: (collection, filter, options) => { requests.push('find'); return local.store.find(collection, filter, options); },
+      insert: (collection, doc) => { requests.push('insert'); return local.store.insert(collection, doc); },
     };
     await new CounterDocuments(counting).ensure(counterDocsFor(app, 'poster', atMs, 'oFirst'));
     expect(requests.filter((request) => request === 'insert')).toHaveLength(2 * COUNTER_SHARDS);
-    expect(await store.find(COLLECTIONS.followCounters, { appId: app }, { limit: 100 })).toHaveLength(2 * COUNTER_SHARDS);
+    expect(await local.store.find(COLLECTIONS.followCounters, { appId: app }, { limit: 100 })).toHaveLength(2 * COUNTER_SHARDS);
 
     requests.length = 0;
     const next = new CounterDocuments(counting);
@@ -144,13 +135,13 @@ describe('reading the counts', () => {
       counter('account', ALL_DAYS, 0, 2), counter('account', ALL_DAYS, 5, 3), counter('poster', ALL_DAYS, 5, 4), counter('poster', day, 5, 4),
       // What an older deployment kept besides the channels (its sum), here made wrong on purpose: never read.
       counter(ALL_CHANNELS, ALL_DAYS, 0, 1_000), counter(ALL_CHANNELS, day, 5, 1_000),
-    ]) await store.insert(COLLECTIONS.followCounters, doc);
+    ]) await local.store.insert(COLLECTIONS.followCounters, doc);
 
-    expect(await readFollowCounts(store, app)).toMatchObject({
+    expect(await readFollowCounts(local.store, app)).toMatchObject({
       follows: 9, firstFollows: 9, net: 9, truncated: false,
       channels: [expect.objectContaining({ channel: 'account', follows: 5 }), expect.objectContaining({ channel: 'poster', follows: 4 })],
     });
-    expect(await readFollowCounts(store, app, { day })).toMatchObject({ follows: 4, channels: [expect.objectContaining({ channel: 'poster', follows: 4 })] });
+    expect(await readFollowCounts(local.store, app, { day })).toMatchObject({ follows: 4, channels: [expect.objectContaining({ channel: 'poster', follows: 4 })] });
   });
 });
 
@@ -162,6 +153,6 @@ async function recordOnly(openid: string, channel: string): Promise<PushEventDoc
     createTimeSeconds: message.createTimeSeconds, status: 'received', receivedAtMs: Date.now(), appliedAtMs: null, doneAtMs: null,
     duplicates: 0, reply: null, facts: null, attempts: 0, lastError: null,
   };
-  expect(await store.insert(COLLECTIONS.pushEvents, doc as PushEventDoc & Record<string, unknown>)).toBe(true);
+  expect(await local.store.insert(COLLECTIONS.pushEvents, doc as PushEventDoc & Record<string, unknown>)).toBe(true);
   return doc;
 }
